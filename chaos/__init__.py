@@ -1,0 +1,1 @@
+"""Fault injection, experiments, the local runtime and the `gameday` CLI."""

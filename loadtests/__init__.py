@@ -1,0 +1,1 @@
+"""Locust journeys, load shapes, an open-model user and SLO thresholds."""

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests use (promtool, from `prometheus`) when missing.
+# As root with apt-get (CI), it installs them; otherwise it says how, and the tests that
+# need them skip locally (and fail under CI=true).
+set -euo pipefail
+missing=()
+command -v promtool >/dev/null || missing+=(prometheus)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+    echo "note: ${missing[*]} not installed; tests that need them will skip." >&2
+    echo "      install with: sudo apt-get install ${missing[*]}" >&2
+fi
