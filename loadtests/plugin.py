@@ -1,0 +1,67 @@
+"""Everything gameday adds to a locustfile, with one import.
+
+    from loadtests.plugin import *  # GamedayShape, OpenModelUser, OpenModelHttpUser
+
+Importing this module (and only this one) registers listeners on `locust.events`:
+
+- the --gameday-* command line options (and GAMEDAY_* variables), see `loadtests.options`;
+- at init: options, shape and SLO file are validated before any load starts (a mistake
+  exits with code 2 and a message naming the option or file:line), then a `Recorder` is
+  attached that writes per-second samples to the run directory and, at quit, exits 99
+  when an SLO threshold is breached.
+
+`GamedayShape` is exported so that Locust finds it in the locustfile: without gameday
+options it plays `steady`, i.e. plain Locust's -u/-r/-t.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from locust import events
+from locust.env import Environment
+from locust.runners import WorkerRunner
+
+from loadtests.errors import LoadtestError
+from loadtests.locust_shapes import GamedayShape, resolve_shape, tick_classes
+from loadtests.openmodel import OpenModelHttpUser, OpenModelUser
+from loadtests.options import add_arguments
+from loadtests.recorder import Recorder
+from loadtests.shapes import Season, Tick
+from loadtests.slo import load_slo
+
+__all__ = ["GamedayShape", "OpenModelHttpUser", "OpenModelUser"]
+
+logger = logging.getLogger(__name__)
+EXIT_CONFIG = 2
+
+
+def validate(environment: Environment) -> None:
+    """Check shape options, season classes and the SLO file; raise LoadtestError if wrong."""
+    options = environment.parsed_options
+    shape = resolve_shape(options)
+    if isinstance(shape, Season) and isinstance(environment.shape_class, GamedayShape):
+        tick_classes(Tick(0, 1.0, shape.spike_classes), list(environment.user_classes))
+    slo = getattr(options, "gameday_slo", None)
+    if slo:
+        load_slo(slo)
+
+
+def _on_init_command_line_parser(parser: Any, **_: Any) -> None:
+    add_arguments(parser)
+
+
+def _on_init(environment: Environment, **_: Any) -> None:
+    if not isinstance(environment.runner, WorkerRunner):  # the master judges; workers count
+        try:
+            validate(environment)
+        except LoadtestError as exc:
+            logger.error("gameday: %s", exc)
+            sys.exit(EXIT_CONFIG)
+    Recorder.attach(environment)
+
+
+events.init_command_line_parser.add_listener(_on_init_command_line_parser)
+events.init.add_listener(_on_init)

@@ -1,0 +1,23 @@
+"""Coordinated omission side by side: a closed Locust user and an open-model user."""
+
+from locust import HttpUser, constant, task
+
+from loadtests.plugin import OpenModelHttpUser
+
+
+class Closed(HttpUser):
+    fixed_count = 1
+    wait_time = constant(0.005)
+
+    @task
+    def get(self) -> None:
+        self.client.get("/", name="closed")
+
+
+class Open(OpenModelHttpUser):
+    fixed_count = 1
+    rate = 50
+    journey = "open"
+
+    def arrival(self) -> None:
+        self.client.get("/")

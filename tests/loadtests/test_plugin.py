@@ -1,0 +1,108 @@
+"""The stock `locust` command with the gameday plugin: exit codes, samples, workers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from loadtests.samples import SAMPLES_FILE
+from loadtests.windows import read_run
+from tests.loadtests.locust_cli import LocustRunner
+
+MET = """\
+journeys:
+  browse: {p99: 5s, error_rate: 0%}
+  checkout: {p99: 5s, min_throughput: 5/s}
+"""
+BREACHED = """\
+journeys:
+  browse: {p99: 5s}
+  checkout:
+    min_throughput: 100000/s
+"""
+
+
+def _slo(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "slo.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_slo_met_exits_0_and_samples_match_locusts_counts(
+    http_server: str, run_locust: LocustRunner, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    run = run_locust(
+        "tiny.py", http_server, "-u", "2", "-r", "10", "-t", "3s",
+        "--gameday-run-dir", str(run_dir), "--gameday-slo", _slo(tmp_path, MET),
+    )  # fmt: skip
+    assert run.code == 0, run.output[-3000:]
+    assert "gameday: SLO met" in run.output
+
+    samples = read_run(run_dir)
+    assert samples.journeys == ("browse", "checkout")
+    for journey in samples.journeys:
+        assert samples.stats(journey).count == run.requests(journey) > 0
+    assert len(samples.seconds("checkout")) >= 2  # per-second, not one lump
+    verdict = json.loads((run_dir / "slo-verdict.json").read_text())
+    assert verdict["passed"] is True and verdict["exit_code"] == 0
+    assert {c["journey"] for c in verdict["checks"]} == {"browse", "checkout"}
+    assert json.loads((run_dir / "load.json").read_text())["shape"] == "steady"
+
+
+def test_slo_breach_exits_99(http_server: str, run_locust: LocustRunner, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run = run_locust(
+        "tiny.py", http_server, "-u", "2", "-r", "10", "-t", "2s",
+        "--gameday-run-dir", str(run_dir), "--gameday-slo", _slo(tmp_path, BREACHED),
+    )  # fmt: skip
+    assert run.code == 99, run.output[-3000:]
+    assert "BREACH checkout [run] min_throughput >= 100000.00/s" in run.output
+    assert "slo.yaml:4" in run.output
+    verdict = json.loads((run_dir / "slo-verdict.json").read_text())
+    assert verdict["passed"] is False and verdict["exit_code"] == 99
+    assert (run_dir / SAMPLES_FILE).stat().st_size > 0
+
+
+def test_bad_options_exit_2_before_any_load(
+    http_server: str, run_locust: LocustRunner, tmp_path: Path
+) -> None:
+    bad = _slo(tmp_path, "journeys:\n  browse:\n    p99: quick\n")
+    run = run_locust("tiny.py", http_server, "-t", "5s", "--gameday-slo", bad)
+    assert run.code == 2
+    assert f"{bad}:3: p99: 'quick' is not a duration" in run.output
+    run = run_locust("tiny.py", http_server, "-t", "5s", "--gameday-shape", "wave")
+    assert run.code == 2
+    assert "unknown shape 'wave' (--gameday-shape / GAMEDAY_SHAPE)" in run.output
+
+
+def test_processes_merge_every_workers_samples(
+    http_server: str, run_locust: LocustRunner, tmp_path: Path
+) -> None:
+    """With --processes 2 the master's file holds both workers' requests, none twice."""
+    run_dir = tmp_path / "run"
+    run = run_locust(
+        "tiny.py", http_server, "--processes", "2", "-u", "4", "-r", "20", "-t", "4s",
+        "--gameday-run-dir", str(run_dir),
+    )  # fmt: skip
+    assert run.code == 0, run.output[-3000:]
+    samples = read_run(run_dir)
+    for journey in ("browse", "checkout"):
+        assert samples.stats(journey).count == run.requests(journey) > 0
+    # both workers ran open-model users (2 Checkout users at 20/s): about 40/s in all
+    assert samples.stats("checkout").offered_rate > 25
+
+
+def test_a_shape_option_drives_the_run(
+    http_server: str, run_locust: LocustRunner, tmp_path: Path
+) -> None:
+    """--gameday-shape ramp climbs to its users and ends the run by itself, without -t."""
+    run_dir = tmp_path / "run"
+    run = run_locust(
+        "tiny.py", http_server, "--gameday-shape", "ramp", "--gameday-users", "4",
+        "--gameday-duration", "3s", "--gameday-run-dir", str(run_dir),
+    )  # fmt: skip
+    assert run.code == 0, run.output[-3000:]
+    assert "Shape test updating to 4 users" in run.output
+    assert "Shape test stopping" in run.output
+    assert read_run(run_dir).stats("browse").count > 0
