@@ -8,7 +8,9 @@ Importing this module (and only this one) registers listeners on `locust.events`
 - at init: options, shape and SLO file are validated before any load starts (a mistake
   exits with code 2 and a message naming the option or file:line), then a `Recorder` is
   attached that writes per-second samples to the run directory and, at quit, exits 99
-  when an SLO threshold is breached.
+  when an SLO threshold is breached;
+- during a headless shape run, SIGTERM stops the load like Ctrl-C (Locust's own handler
+  comes only after the shape has finished).
 
 `GamedayShape` is exported so that Locust finds it in the locustfile: without gameday
 options it plays `steady`, i.e. plain Locust's -u/-r/-t.
@@ -17,9 +19,11 @@ options it plays `steady`, i.e. plain Locust's -u/-r/-t.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from typing import Any
 
+import gevent
 from locust import events
 from locust.env import Environment
 from locust.runners import WorkerRunner
@@ -60,7 +64,19 @@ def _on_init(environment: Environment, **_: Any) -> None:
         except LoadtestError as exc:
             logger.error("gameday: %s", exc)
             sys.exit(EXIT_CONFIG)
+        if environment.shape_class is not None and getattr(
+            environment.parsed_options, "headless", False
+        ):
+            # Locust installs its SIGTERM handler only once a headless shape run is over, so
+            # until then SIGTERM would kill it before the last samples and the verdict.
+            gevent.signal_handler(signal.SIGTERM, _stop_on_sigterm, environment)
     Recorder.attach(environment)
+
+
+def _stop_on_sigterm(environment: Environment) -> None:
+    logger.info("gameday: SIGTERM, stopping the load")
+    if environment.runner is not None:
+        gevent.spawn(environment.runner.quit)
 
 
 events.init_command_line_parser.add_listener(_on_init_command_line_parser)

@@ -10,8 +10,8 @@
 
 Locust patches the interpreter with gevent on import, so the load always runs in a child
 process: `python -m locust -f <locustfile> --headless ...` with the gameday options, its
-output in <run dir>/locust.log. `stop()` sends SIGTERM, on which Locust stops the users,
-writes the last samples and judges the SLO.
+output in <run dir>/locust.log. `stop()` sends SIGINT (Ctrl-C) to the master, on which
+Locust stops the users, collects the workers' last samples, writes them and judges the SLO.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ class LoadProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own group: stop() reaches --processes workers
+                start_new_session=True,  # its own group: stop() can kill --processes workers
             )
         return cls(spec, process)
 
@@ -129,22 +129,24 @@ class LoadProcess:
         return self.process.wait(timeout)
 
     def stop(self, timeout: float = 15.0) -> int:
-        """Ask Locust to stop (SIGTERM: it still writes samples and the verdict), then kill."""
+        """Ask Locust to stop as Ctrl-C does (samples and verdict still written), then kill.
+
+        SIGINT goes to the master only: it tells its workers to quit and collects their last
+        samples. After `timeout` seconds the whole process group is killed.
+        """
         if self.process.poll() is None:
-            self._signal(signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):  # it has just exited
+                os.kill(self.process.pid, signal.SIGINT)
             try:
                 return self.process.wait(timeout)
             except subprocess.TimeoutExpired:
-                self._signal(signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
         return self.process.wait()
 
     def samples(self) -> SampleSet:
         """What the load has written to its run directory so far."""
         return read_run(self.spec.run_dir)
-
-    def _signal(self, signum: int) -> None:
-        with contextlib.suppress(ProcessLookupError):  # it has already exited
-            os.killpg(self.process.pid, signum)
 
     def __enter__(self) -> LoadProcess:
         return self

@@ -93,16 +93,25 @@ def test_processes_merge_every_workers_samples(
     assert samples.stats("checkout").offered_rate > 25
 
 
-def test_a_shape_option_drives_the_run(
+def test_the_season_shape_spikes_checkout_users_only(
     http_server: str, run_locust: LocustRunner, tmp_path: Path
 ) -> None:
-    """--gameday-shape ramp climbs to its users and ends the run by itself, without -t."""
+    """1 Browse + 1 Checkout user, then 2 more users for 2 s: Checkout ones only.
+
+    The shape ends the run by itself (no -t). One Browse user makes at most 20 requests
+    a second (wait 0.05 s); each Checkout user offers 20 arrivals a second.
+    """
     run_dir = tmp_path / "run"
     run = run_locust(
-        "tiny.py", http_server, "--gameday-shape", "ramp", "--gameday-users", "4",
-        "--gameday-duration", "3s", "--gameday-run-dir", str(run_dir),
+        "tiny.py", http_server, "--gameday-shape", "season", "--gameday-users", "2",
+        "--gameday-spike-users", "2", "--gameday-spike-at", "1s", "--gameday-spike-for", "2s",
+        "--gameday-duration", "4s", "--gameday-run-dir", str(run_dir),
     )  # fmt: skip
     assert run.code == 0, run.output[-3000:]
     assert "Shape test updating to 4 users" in run.output
     assert "Shape test stopping" in run.output
-    assert read_run(run_dir).stats("browse").count > 0
+    samples = read_run(run_dir)
+    checkout = [s.offered for s in samples.per_second("checkout")]
+    browse = [s.count for s in samples.per_second("browse")]
+    assert max(checkout) >= 45, checkout  # 3 Checkout users at 20/s during the spike
+    assert max(browse) <= 30, browse  # still a single Browse user

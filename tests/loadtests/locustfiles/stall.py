@@ -21,3 +21,15 @@ class Open(OpenModelHttpUser):
 
     def arrival(self) -> None:
         self.client.get("/")
+
+
+class Bounded(OpenModelHttpUser):
+    """At most 5 arrivals in flight: during the stall the rest are dropped, and counted."""
+
+    fixed_count = 1
+    rate = 20
+    max_in_flight = 5
+    journey = "bounded"
+
+    def arrival(self) -> None:
+        self.client.get("/")
