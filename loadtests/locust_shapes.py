@@ -46,6 +46,11 @@ class GamedayShape(LoadTestShape):
         super().__init__()
         self._shape: Shape | None = None
 
+    def reset_time(self) -> None:
+        """Restart the clock and re-read the options (the web UI may have changed them)."""
+        super().reset_time()
+        self._shape = None
+
     def tick(self) -> LocustTick | None:
         runner = self.runner
         assert runner is not None, "Locust sets the runner before the first tick"

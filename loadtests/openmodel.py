@@ -130,7 +130,7 @@ class OpenModelUser(User):
             while self._state != LOCUST_STATE_STOPPING and not self._stop_requested:
                 delay = schedule.next_due() - time.perf_counter()
                 if delay > 0:
-                    gevent.sleep(delay)
+                    gevent.sleep(min(delay, 0.5))  # a slow rate still notices a stop soon
                     continue
                 intended = schedule.advance()
                 if len(self._in_flight) >= self.max_in_flight:
