@@ -32,7 +32,11 @@ pytest: venv
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 demo: venv
-	$(VENV)/bin/gameday demo
+	@echo "make demo will start the sample shop on embedded defaults (no Docker), run a short game day"
+	@echo "(payments down, reviews down, a payments replica killed) under load, and print the verdicts"
+	@echo "and where the report is. It needs the sample system and the experiment runner, which are not"
+	@echo "built yet: see the open issues. Nothing was run."
+	@exit 1
 
 bench: venv
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -36,5 +36,6 @@ def wait_for_port(host: str, port: int, timeout: float = 10.0, interval: float =
                 return
         except OSError:
             if time.monotonic() >= deadline:
-                raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:.1f}s") from None
+                message = f"nothing listens on {host}:{port} after {timeout:.1f}s"
+                raise TimeoutError(message) from None
             time.sleep(interval)

@@ -1,0 +1,146 @@
+"""A pure ASGI middleware: RED metrics per route template, plus the health and metrics paths.
+
+It sits outside everything else in the app (tracing included), so `/healthz`, `/readyz` and
+`/metrics` are answered before any tracing or user middleware runs, and the duration it
+records covers the whole stack.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from starlette.routing import Mount
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from instrumentation.exposition import METRICS_PATH, render
+from instrumentation.health import HEALTH_PATH, READY_PATH, Readiness, serve_health
+from instrumentation.metrics import UNMATCHED_ROUTE, HttpMetrics, method_label, status_label
+
+logger = logging.getLogger(__name__)
+
+# Set by the tracing hook: the server span's context, read here to attach a trace exemplar.
+SPAN_CONTEXT_KEY = "gameday.span_context"
+
+OWN_PATHS = frozenset({HEALTH_PATH, READY_PATH, METRICS_PATH})
+
+
+def route_template(scope: Scope, initial_root_path: str, app: Any) -> str:
+    """The route template that served `scope` in `app`, or UNMATCHED; never the raw path.
+
+    Read after the request: the router leaves the matched route in the scope; a mounted app
+    leaves its own root path (and its own `app`) there too, so the outer app is passed in.
+    """
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if not isinstance(path, str):
+        return UNMATCHED_ROUTE
+    prefix = scope.get("root_path", "")[len(initial_root_path) :]
+    if not prefix:
+        return path
+    mount = _mount_template(app, prefix) if app is not None else None
+    return UNMATCHED_ROUTE if mount is None else mount + path
+
+
+@lru_cache(maxsize=256)
+def _mount_template(app: Any, prefix: str) -> str | None:
+    # The root path a Mount sets holds the matched text (`/users/42`); report its template.
+    for route in getattr(app, "routes", ()):
+        if isinstance(route, Mount) and route.path_regex.match(prefix + "/"):
+            return route.path
+    return None
+
+
+class RedMiddleware:
+    """Records `http_server_request_duration_seconds` and `http_server_active_requests`."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: HttpMetrics,
+        readiness: Readiness,
+        registry: CollectorRegistry | None,
+        on_error: Callable[[str, BaseException], None],
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.readiness = readiness
+        self.registry = registry
+        self.on_error = on_error
+        # labels() takes a lock and builds tuples; children are cached per label set.
+        self._durations: dict[tuple[str, str, str], Any] = {}
+        self._active: dict[str, Any] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        root_path: str = scope.get("root_path", "")
+        path: str = scope["path"][len(root_path) :] if root_path else scope["path"]
+        if path in OWN_PATHS:
+            await self._serve_own(path, scope, send)
+            return
+
+        start = time.perf_counter()
+        outer_app = scope.get("app")
+        method = method_label(scope["method"])
+        active = self._active.get(method)
+        if active is None:
+            active = self._active[method] = self.metrics.server_active.labels(method)
+        active.inc()
+        status = 500  # what the client sees when the app fails before starting a response
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            active.dec()
+            try:
+                elapsed = time.perf_counter() - start
+                self._observe(scope, root_path, outer_app, method, status, elapsed)
+            except Exception as exc:  # metrics must never fail a request
+                self.on_error("recording request metrics", exc)
+
+    def _observe(
+        self, scope: Scope, root_path: str, app: Any, method: str, status: int, seconds: float
+    ) -> None:
+        key = (method, route_template(scope, root_path, app), status_label(status))
+        child = self._durations.get(key)
+        if child is None:
+            child = self._durations[key] = self.metrics.server_duration.labels(*key)
+        context = scope.get(SPAN_CONTEXT_KEY)
+        if context is not None and context.trace_flags.sampled:
+            child.observe(seconds, {"trace_id": format(context.trace_id, "032x")})
+        else:
+            child.observe(seconds)
+
+    async def _serve_own(self, path: str, scope: Scope, send: Send) -> None:
+        if path != METRICS_PATH:
+            await serve_health(path, self.readiness, send)
+            return
+        accept = ""
+        for name, value in scope.get("headers", ()):
+            if name == b"accept":
+                accept = value.decode("latin-1")
+        body, content_type = render(self.registry, accept)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", content_type.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
