@@ -34,7 +34,13 @@ from locust.runners import (
 from loadtests.errors import LoadtestError
 from loadtests.openmodel import arrival_dropped_hook
 from loadtests.options import GamedayOptions, from_namespace
-from loadtests.samples import SAMPLES_FILE, Sample, SampleAccumulator, SamplesWriter
+from loadtests.samples import (
+    SAMPLES_FILE,
+    Sample,
+    SampleAccumulator,
+    SamplesWriter,
+    failure_kind,
+)
 from loadtests.slo import load_slo
 from loadtests.verdict import evaluate
 from loadtests.windows import SampleSet, read_samples
@@ -106,6 +112,7 @@ class Recorder:
         exception: BaseException | None = None,
         context: dict[str, Any] | None = None,
         start_time: float | None = None,
+        response: object = None,
         **_: Any,
     ) -> None:
         """Count one request event."""
@@ -118,6 +125,7 @@ class Recorder:
             response_time,
             failed=exception is not None,
             late=late,
+            error=failure_kind(exception, response) if exception is not None else None,
         )
 
     def on_dropped(self, journey: str, intended_start: float, **_: Any) -> None:

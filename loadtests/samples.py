@@ -44,6 +44,8 @@ HIGHEST_US = 3_600_000_000  # one hour: anything slower is clamped, and counted
 SIGNIFICANT_FIGURES = 3
 MAX_JOURNEYS = 100
 OTHER_JOURNEY = "(other)"
+MAX_ERROR_KINDS = 16  # distinct failure kinds kept per sample; the rest count as OTHER_ERROR
+OTHER_ERROR = "other"
 
 HEADER: dict[str, Any] = {
     "format": FORMAT,
@@ -65,6 +67,18 @@ def record_ms(histogram: HdrHistogram, latency_ms: float) -> None:
     """Record `latency_ms` (milliseconds) into `histogram`, clamped to its range."""
     micros = round(latency_ms * 1000.0)
     histogram.record_value(min(max(micros, LOWEST_US), HIGHEST_US))
+
+
+def failure_kind(exception: BaseException | None, response: object = None) -> str | None:
+    """What a failure was: the HTTP status code ('503') when there was one, else the
+    exception's class name ('ConnectionError'); None for a success."""
+    for source in (response, getattr(exception, "response", None)):
+        status = getattr(source, "status_code", None)
+        if isinstance(status, int) and status >= 400:
+            return str(status)
+    if exception is None:
+        return None
+    return type(exception).__name__
 
 
 def decode_histogram(blob: str) -> HdrHistogram:
@@ -90,12 +104,28 @@ class Sample:
     late: int = 0
     ok: HdrHistogram | None = field(default=None, repr=False)
     failed: HdrHistogram | None = field(default=None, repr=False)
+    errors: dict[str, int] = field(default_factory=dict)
 
-    def record(self, latency_ms: float | None, *, failed: bool, late: bool = False) -> None:
+    def count_error(self, kind: str, n: int = 1) -> None:
+        """Count `n` failures of `kind` (bounded: past MAX_ERROR_KINDS they go to OTHER_ERROR)."""
+        if kind not in self.errors and len(self.errors) >= MAX_ERROR_KINDS:
+            kind = OTHER_ERROR
+        self.errors[kind] = self.errors.get(kind, 0) + n
+
+    def record(
+        self,
+        latency_ms: float | None,
+        *,
+        failed: bool,
+        late: bool = False,
+        error: str | None = None,
+    ) -> None:
         """Count one completed request and its latency (ms; None when it has none)."""
         self.count += 1
         self.late += int(late)
         self.failures += int(failed)
+        if failed:
+            self.count_error(error or OTHER_ERROR)
         if latency_ms is None:
             return
         if failed:
@@ -121,6 +151,8 @@ class Sample:
         if other.failed is not None:
             self.failed = self.failed or new_histogram()
             self.failed.add(other.failed)
+        for kind, n in other.errors.items():
+            self.count_error(kind, n)
 
     def to_line(self) -> dict[str, Any]:
         """The JSON-ready dict written as one line of the samples file."""
@@ -136,6 +168,8 @@ class Sample:
             line["ok"] = encode_histogram(self.ok)
         if self.failed is not None and self.failed.get_total_count():
             line["failed"] = encode_histogram(self.failed)
+        if self.errors:
+            line["errors"] = dict(self.errors)
         return line
 
     @classmethod
@@ -151,6 +185,7 @@ class Sample:
             late=fields.late,
             ok=decode_histogram(fields.ok) if fields.ok else None,
             failed=decode_histogram(fields.failed) if fields.failed else None,
+            errors=dict(fields.errors),
         )
 
 
@@ -166,6 +201,7 @@ class SampleLine:
     late: int
     ok: str | None
     failed: str | None
+    errors: Mapping[str, int] = field(default_factory=dict)  # failures by kind ('503', ...)
 
 
 def parse_line(line: Mapping[str, Any], where: str) -> SampleLine:
@@ -179,9 +215,7 @@ def parse_line(line: Mapping[str, Any], where: str) -> SampleLine:
     for name in ("second", "count", "failures", "dropped", "late"):
         value = line.get(name, 0)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise SamplesInvalid(
-                f"{where}: {name!r} must be a non-negative integer, got {value!r}"
-            )
+            raise SamplesInvalid(f"{where}: {name!r} must be a non-negative integer, got {value!r}")
         numbers[name] = value
     if numbers["failures"] > numbers["count"]:
         raise SamplesInvalid(
@@ -193,7 +227,15 @@ def parse_line(line: Mapping[str, Any], where: str) -> SampleLine:
         if blob is not None and (not isinstance(blob, str) or not blob.startswith("HIST")):
             raise SamplesInvalid(f"{where}: {name!r} must be a base64 HdrHistogram blob")
         blobs[name] = blob
-    return SampleLine(journey=journey, ok=blobs["ok"], failed=blobs["failed"], **numbers)
+    errors = line.get("errors", {})
+    if not isinstance(errors, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0
+        for k, v in errors.items()
+    ):
+        raise SamplesInvalid(f"{where}: 'errors' must map failure kinds to counts, got {errors!r}")
+    return SampleLine(
+        journey=journey, ok=blobs["ok"], failed=blobs["failed"], errors=dict(errors), **numbers
+    )
 
 
 class SampleAccumulator:
@@ -241,9 +283,10 @@ class SampleAccumulator:
         *,
         failed: bool,
         late: bool = False,
+        error: str | None = None,
     ) -> None:
         """Count one completed request of `journey` that started during `second`."""
-        self._sample(journey, second).record(latency_ms, failed=failed, late=late)
+        self._sample(journey, second).record(latency_ms, failed=failed, late=late, error=error)
 
     def record_dropped(self, journey: str, second: int) -> None:
         """Count one open-model arrival of `journey`, due in `second`, that was never sent."""

@@ -70,12 +70,15 @@ class _Cell:
     late: int = 0
     ok: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
 
     def add(self, line: SampleLine) -> None:
         self.count += line.count
         self.failures += line.failures
         self.dropped += line.dropped
         self.late += line.late
+        for kind, n in line.errors.items():
+            self.errors[kind] = self.errors.get(kind, 0) + n
         if line.ok:
             self.ok.append(line.ok)
         if line.failed:
@@ -94,6 +97,7 @@ class WindowStats:
     late: int
     ok: HdrHistogram = field(repr=False)
     failed: HdrHistogram = field(repr=False)
+    errors: dict[str, int] = field(default_factory=dict)  # failures by kind: '503', 'ReadTimeout'
 
     @property
     def seconds(self) -> int:
@@ -202,12 +206,22 @@ class SampleSet:
             total.failures += cell.failures
             total.dropped += cell.dropped
             total.late += cell.late
+            for kind, n in cell.errors.items():
+                total.errors[kind] = total.errors.get(kind, 0) + n
             for blob in cell.ok:
                 ok.add(decode_histogram(blob))
             for blob in cell.failed:
                 failed.add(decode_histogram(blob))
         return WindowStats(
-            journey, window, total.count, total.failures, total.dropped, total.late, ok, failed
+            journey,
+            window,
+            total.count,
+            total.failures,
+            total.dropped,
+            total.late,
+            ok,
+            failed,
+            total.errors,
         )
 
     def per_second(self, journey: str) -> Iterator[WindowStats]:

@@ -115,3 +115,18 @@ def test_the_season_shape_spikes_checkout_users_only(
     browse = [s.count for s in samples.per_second("browse")]
     assert max(checkout) >= 45, checkout  # 3 Checkout users at 20/s during the spike
     assert max(browse) <= 30, browse  # still a single Browse user
+
+
+def test_failures_are_counted_by_kind(
+    http_server: str, run_locust: LocustRunner, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    run = run_locust(
+        "failing.py", http_server, "-u", "2", "-r", "10", "-t", "2s",
+        "--gameday-run-dir", str(run_dir),
+    )  # fmt: skip
+    samples = read_run(run_dir)
+    for journey in ("broken", "broken-open"):
+        stats = samples.stats(journey)
+        assert stats.failures == stats.count > 0, run.output[-2000:]
+        assert stats.errors == {"500": stats.count}

@@ -174,3 +174,33 @@ def test_per_second_series_and_value_counts(tmp_path: Path) -> None:
     assert series[1].value_counts() == [(2.0, 2)]
     assert samples.span == Window("run", T0, T0 + 3)
     assert [w.seconds for w in samples.windows(1)] == [1, 1, 1]
+
+
+def test_failure_kinds_merge_and_stay_bounded() -> None:
+    from loadtests.samples import MAX_ERROR_KINDS, OTHER_ERROR, Sample, failure_kind
+
+    class Response:
+        status_code = 503
+
+    class HTTPError(Exception):
+        response = Response()
+
+    assert failure_kind(None) is None
+    assert failure_kind(HTTPError(), None) == "503"
+    assert failure_kind(TimeoutError(), Response()) == "503"
+    assert failure_kind(ConnectionResetError()) == "ConnectionResetError"
+
+    a, b = Sample("checkout", 1), Sample("checkout", 1)
+    a.record(5.0, failed=True, error="503")
+    b.record(7.0, failed=True, error="503")
+    b.record(9.0, failed=True, error="ReadTimeout")
+    b.record(1.0, failed=False)
+    a.merge(b)
+    assert a.errors == {"503": 2, "ReadTimeout": 1}
+    assert Sample.from_line(a.to_line(), "test").errors == a.errors
+
+    many = Sample("checkout", 2)
+    for code in range(MAX_ERROR_KINDS + 5):
+        many.record(1.0, failed=True, error=f"E{code}")
+    assert len(many.errors) == MAX_ERROR_KINDS + 1
+    assert many.errors[OTHER_ERROR] == 5
