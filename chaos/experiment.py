@@ -1,0 +1,595 @@
+"""The experiment file: a typed plan, validated whole before anything runs.
+
+    name: payments-down
+    system: ../system.yaml                 # relative to this file
+    replicas: {payments: 2}                # optional overrides of the system file
+    load: {locustfile: ../../loadtests/locustfile.py, users: 20, spawn_rate: 20}
+    schedule: {warmup: 5s, baseline: 20s, fault: 20s, recovery: 20s}
+    faults:
+      - target: {service: payments}        # or {replica: payments/1} or {edge: orders->payments}
+        kind: down
+    hypothesis:
+      steady: [browse, product]            # must stay within SLO and not deviate
+      degraded:
+        checkout: {max_latency: 300ms, errors: ["503"]}   # may fail: fast, and only so
+      recover_within: 10s
+    invariants: {command: "{python} -m sample_system.audit", timeout: 60s}
+
+`load_experiment()` checks the file on its own; `check_against()` then checks it against the
+system it names (services, replicas, edges, journeys).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+from chaos.errors import ExperimentInvalid
+from chaos.yamldoc import Entry, YamlDoc, suggest
+from loadtests.units import parse_duration, parse_ratio
+
+FaultKind = Literal[
+    "latency",
+    "jitter",
+    "down",
+    "timeout",
+    "reset_peer",
+    "bandwidth",
+    "slicer",
+    "limit_data",
+    "kill",
+    "pause",
+]
+Stream = Literal["upstream", "downstream"]
+
+# Toxic attributes per kind: name -> default (None: required). Values are Toxiproxy integers.
+TOXIC_ATTRIBUTES: dict[str, dict[str, int | None]] = {
+    "latency": {"latency": None, "jitter": 0},
+    "jitter": {"jitter": None, "latency": 0},
+    "timeout": {"timeout": 0},
+    "reset_peer": {"timeout": 0},
+    "bandwidth": {"rate": None},
+    "slicer": {"average_size": 64, "size_variation": 0, "delay": 0},
+    "limit_data": {"bytes": None},
+}
+# Attributes given as durations in the file, converted to Toxiproxy's milliseconds.
+_MILLISECONDS = {"latency", "jitter", "timeout"}
+PROCESS_KINDS = ("kill", "pause")
+FAULT_KINDS: tuple[str, ...] = (*TOXIC_ATTRIBUTES, "down", *PROCESS_KINDS)
+
+_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+_REPLICA = re.compile(r"^([a-z][a-z0-9_-]*)/(\d+)$")
+_EDGE = re.compile(r"^([a-z][a-z0-9_-]*)\s*->\s*([a-z][a-z0-9_-]*)$")
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a fault hits: a whole service, one replica, or the edge caller -> service."""
+
+    service: str
+    replica: int | None = None
+    caller: str | None = None
+
+    def describe(self) -> str:
+        """`payments`, `payments/1` or `orders->payments`."""
+        if self.replica is not None:
+            return f"{self.service}/{self.replica}"
+        if self.caller is not None:
+            return f"{self.caller}->{self.service}"
+        return self.service
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One fault: its target, kind, Toxiproxy attributes, stream and toxicity."""
+
+    name: str
+    target: Target
+    kind: FaultKind
+    attributes: Mapping[str, int] = field(default_factory=dict)
+    stream: Stream = "downstream"
+    toxicity: float = 1.0
+    where: str = ""
+
+    @property
+    def is_process_fault(self) -> bool:
+        """True for kill and pause, which act on processes rather than proxies."""
+        return self.kind in PROCESS_KINDS
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Phase lengths in seconds: warm-up, baseline, fault window, recovery."""
+
+    warmup: float
+    baseline: float
+    fault: float
+    recovery: float
+
+    @property
+    def total(self) -> float:
+        """Seconds of load from start to end."""
+        return self.warmup + self.baseline + self.fault + self.recovery
+
+
+@dataclass(frozen=True)
+class LoadProfile:
+    """How the load is generated: a locustfile and its shape."""
+
+    locustfile: Path
+    users: int
+    spawn_rate: float
+    shape: str = "steady"
+    options: Mapping[str, str] = field(default_factory=dict)
+    processes: int | None = None
+
+
+@dataclass(frozen=True)
+class Degraded:
+    """A journey allowed to fail during the fault, within limits."""
+
+    journey: str
+    max_latency_ms: float | None = None  # p95 of failed requests must stay under this
+    errors: tuple[str, ...] = ()  # allowed failure kinds (status codes, exception names)
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """What must hold while the fault is on, and after."""
+
+    steady: tuple[str, ...]
+    degraded: tuple[Degraded, ...] = ()
+    recover_within: float | None = None
+    latency_tolerance: float = 1.5  # fault/baseline p95 ratio a steady journey may reach
+    error_tolerance: float = 0.01  # error-rate increase a steady journey may show
+
+
+@dataclass(frozen=True)
+class Invariants:
+    """A command checking the system's invariants (exit 0 when they hold)."""
+
+    command: str
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated experiment."""
+
+    name: str
+    path: Path
+    system: Path
+    load: LoadProfile
+    schedule: Schedule
+    faults: tuple[Fault, ...]
+    hypothesis: Hypothesis
+    description: str = ""
+    replicas: Mapping[str, int] = field(default_factory=dict)
+    invariants: Invariants | None = None
+
+    @property
+    def journeys(self) -> tuple[str, ...]:
+        """Every journey the hypothesis names."""
+        return self.hypothesis.steady + tuple(d.journey for d in self.hypothesis.degraded)
+
+
+def load_experiment(path: Path | str) -> Experiment:
+    """Read and validate an experiment file (not yet against its system)."""
+    doc = YamlDoc.load(path, ExperimentInvalid, "experiment file")
+    return _Reader(doc, Path(path).resolve()).experiment()
+
+
+def parse_experiment(text: str, *, path: Path) -> Experiment:
+    """Validate experiment YAML `text` as if read from `path` (relative paths resolve there)."""
+    return _Reader(YamlDoc.parse(text, str(path), ExperimentInvalid), path.resolve()).experiment()
+
+
+_TOP = (
+    "name",
+    "description",
+    "system",
+    "replicas",
+    "load",
+    "schedule",
+    "faults",
+    "hypothesis",
+    "invariants",
+)
+
+
+class _Reader:
+    def __init__(self, doc: YamlDoc, path: Path) -> None:
+        self.doc = doc
+        self.file = path
+        self.base = path.parent
+
+    def experiment(self) -> Experiment:
+        doc = self.doc
+        top = doc.mapping(
+            doc.root,
+            "the experiment",
+            allowed=_TOP,
+            required=("name", "system", "load", "schedule", "faults", "hypothesis"),
+            example="name: payments-down",
+        )
+        name = doc.string(top["name"].value, "name", "payments-down")
+        if not _NAME.match(name):
+            raise doc.fail(top["name"].value, f"name {name!r} must match [a-z][a-z0-9_-]*")
+        faults = tuple(
+            self.fault(node, index)
+            for index, node in enumerate(
+                doc.sequence(top["faults"].value, "faults", "[{target: {service: x}, kind: down}]")
+            )
+        )
+        if not faults:
+            raise doc.fail(top["faults"].value, "faults is empty; list at least one fault")
+        names = [f.name for f in faults]
+        for fault in faults:
+            if names.count(fault.name) > 1:
+                raise ExperimentInvalid(f"{fault.where}: fault name {fault.name!r} is used twice")
+        return Experiment(
+            name=name,
+            path=self.file,
+            description=(
+                doc.string(top["description"].value, "description", "'...'")
+                if "description" in top
+                else ""
+            ),
+            system=self.path(top["system"].value, "system", "../system.yaml"),
+            replicas=self.replicas(top["replicas"].value) if "replicas" in top else {},
+            load=self.load(top["load"].value),
+            schedule=self.schedule(top["schedule"].value),
+            faults=faults,
+            hypothesis=self.hypothesis(top["hypothesis"].value),
+            invariants=self.invariants(top["invariants"].value) if "invariants" in top else None,
+        )
+
+    def path(self, node: yaml.Node, what: str, example: str) -> Path:
+        path = (self.base / self.doc.string(node, what, example)).resolve()
+        if not path.is_file():
+            raise self.doc.fail(
+                node,
+                f"{what} {path} does not exist; give a path relative to this file, e.g. {example}",
+            )
+        return path
+
+    def replicas(self, node: yaml.Node) -> dict[str, int]:
+        entries = self.doc.mapping(node, "replicas", example="{payments: 2}")
+        return {
+            name: self.doc.integer(entry.value, f"replicas of {name}", "2", minimum=1)
+            for name, entry in entries.items()
+        }
+
+    def load(self, node: yaml.Node) -> LoadProfile:
+        doc = self.doc
+        entries = doc.mapping(
+            node,
+            "load",
+            allowed=("locustfile", "users", "spawn_rate", "shape", "options", "processes"),
+            required=("locustfile", "users"),
+            example="{locustfile: ../loadtests/locustfile.py, users: 20}",
+        )
+        users = doc.integer(entries["users"].value, "load.users", "20", minimum=1)
+        spawn_rate = (
+            float(doc.parsed(entries["spawn_rate"].value, "load.spawn_rate", _positive, "20"))
+            if "spawn_rate" in entries
+            else float(users)
+        )
+        options: dict[str, str] = {}
+        if "options" in entries:
+            for key, entry in doc.mapping(
+                entries["options"].value, "load.options", example="{spike_at: 20s}"
+            ).items():
+                options[key] = str(doc.scalar(entry.value, f"load.options.{key}", "20s"))
+        return LoadProfile(
+            locustfile=self.path(entries["locustfile"].value, "load.locustfile", "locustfile.py"),
+            users=users,
+            spawn_rate=spawn_rate,
+            shape=doc.string(entries["shape"].value, "load.shape", "steady")
+            if "shape" in entries
+            else "steady",
+            options=options,
+            processes=doc.integer(entries["processes"].value, "load.processes", "2", minimum=1)
+            if "processes" in entries
+            else None,
+        )
+
+    def schedule(self, node: yaml.Node) -> Schedule:
+        doc = self.doc
+        phases = ("warmup", "baseline", "fault", "recovery")
+        entries = doc.mapping(
+            node,
+            "schedule",
+            allowed=phases,
+            required=phases[1:],
+            example="{warmup: 5s, baseline: 20s, fault: 20s, recovery: 20s}",
+        )
+        seconds = {
+            phase: doc.parsed(entries[phase].value, f"schedule.{phase}", parse_duration, "20s")
+            for phase in phases
+            if phase in entries
+        }
+        for phase in phases[1:]:
+            if seconds[phase] < 3:
+                raise doc.fail(
+                    entries[phase].value, f"schedule.{phase} must be at least 3s to judge anything"
+                )
+        return Schedule(
+            warmup=seconds.get("warmup", 0.0),
+            baseline=seconds["baseline"],
+            fault=seconds["fault"],
+            recovery=seconds["recovery"],
+        )
+
+    def target(self, node: yaml.Node, where: str) -> Target:
+        doc = self.doc
+        example = "{service: payments} or {replica: payments/1} or {edge: orders->payments}"
+        entries = doc.mapping(
+            node, "target", allowed=("service", "replica", "edge"), example=example
+        )
+        if len(entries) != 1:
+            raise doc.fail(node, f"target takes exactly one of service, replica, edge: {example}")
+        ((kind, entry),) = entries.items()
+        text = doc.string(entry.value, f"target.{kind}", example).strip()
+        if kind == "service" and _NAME.match(text):
+            return Target(text)
+        if kind == "replica" and (match := _REPLICA.match(text)):
+            return Target(match.group(1), replica=int(match.group(2)))
+        if kind == "edge" and (match := _EDGE.match(text)):
+            return Target(match.group(2), caller=match.group(1))
+        forms = {"service": "payments", "replica": "payments/1", "edge": "orders->payments"}
+        raise doc.fail(
+            entry.value, f"target.{kind} {text!r} is malformed; write e.g. {kind}: {forms[kind]}"
+        )
+
+    def fault(self, node: yaml.Node, index: int) -> Fault:
+        doc = self.doc
+        where = doc.where(node)
+        entries = doc.mapping(
+            node,
+            f"fault {index + 1}",
+            allowed=("name", "target", "kind", "attributes", "stream", "toxicity"),
+            required=("target", "kind"),
+            example="{target: {service: payments}, kind: down}",
+        )
+        kind = doc.string(entries["kind"].value, "kind", "down")
+        if kind not in FAULT_KINDS:
+            raise doc.fail(
+                entries["kind"].value,
+                f"unknown fault kind {kind!r}"
+                f"{suggest(kind, FAULT_KINDS)}; use one of {', '.join(FAULT_KINDS)}",
+            )
+        target = self.target(entries["target"].value, where)
+        attributes = self.attributes(kind, entries.get("attributes"), entries["kind"].value)
+        if kind in PROCESS_KINDS and target.caller is not None:
+            raise doc.fail(
+                entries["target"].value,
+                f"{kind} acts on processes: target a service or a replica, not an edge",
+            )
+        stream: Stream = "downstream"
+        if "stream" in entries:
+            text = doc.string(entries["stream"].value, "stream", "downstream").lower()
+            if text not in ("upstream", "downstream"):
+                raise doc.fail(
+                    entries["stream"].value, f"stream {text!r} must be upstream or downstream"
+                )
+            stream = "upstream" if text == "upstream" else "downstream"
+        toxicity = (
+            doc.parsed(entries["toxicity"].value, "toxicity", parse_ratio, "0.5")
+            if "toxicity" in entries
+            else 1.0
+        )
+        name = (
+            doc.string(entries["name"].value, "name", "slow-payments")
+            if "name" in entries
+            else f"{kind}-{target.describe()}"
+        )
+        return Fault(
+            name=name,
+            target=target,
+            kind=kind,  # type: ignore[arg-type]
+            attributes=attributes,
+            stream=stream,
+            toxicity=toxicity,
+            where=where,
+        )
+
+    def attributes(self, kind: str, entry: Entry | None, kind_node: yaml.Node) -> dict[str, int]:
+        doc = self.doc
+        spec = TOXIC_ATTRIBUTES.get(kind, {})
+        given: dict[str, int] = {}
+        if entry is not None:
+            node = entry.value
+            if not spec:
+                raise doc.fail(node, f"{kind} takes no attributes; remove them")
+            for name, item in doc.mapping(
+                node, f"{kind} attributes", allowed=tuple(spec), example=_example(kind)
+            ).items():
+                if name in _MILLISECONDS:
+                    seconds = doc.parsed(item.value, name, _duration_ms, "500ms")
+                    given[name] = round(seconds * 1000)
+                else:
+                    given[name] = doc.integer(item.value, name, "100")
+        result: dict[str, int] = {}
+        for name, default in spec.items():
+            if name in given:
+                result[name] = given[name]
+            elif default is None:
+                raise doc.fail(
+                    kind_node, f"{kind} needs attribute {name!r}, e.g. attributes: {_example(kind)}"
+                )
+            else:
+                result[name] = default
+        return result
+
+    def hypothesis(self, node: yaml.Node) -> Hypothesis:
+        doc = self.doc
+        entries = doc.mapping(
+            node,
+            "hypothesis",
+            allowed=(
+                "steady",
+                "degraded",
+                "recover_within",
+                "latency_tolerance",
+                "error_tolerance",
+            ),
+            example="{steady: [browse], degraded: {checkout: {max_latency: 300ms}}}",
+        )
+        steady = (
+            doc.strings(entries["steady"].value, "hypothesis.steady", "[browse]")
+            if "steady" in entries
+            else ()
+        )
+        degraded: list[Degraded] = []
+        if "degraded" in entries:
+            for journey, item in doc.mapping(
+                entries["degraded"].value,
+                "hypothesis.degraded",
+                example="{checkout: {max_latency: 300ms}}",
+            ).items():
+                limits = doc.mapping(
+                    item.value,
+                    f"degraded journey {journey!r}",
+                    allowed=("max_latency", "errors"),
+                    example="{max_latency: 300ms, errors: ['503']}",
+                )
+                degraded.append(
+                    Degraded(
+                        journey=journey,
+                        max_latency_ms=doc.parsed(
+                            limits["max_latency"].value, "max_latency", _duration_ms, "300ms"
+                        )
+                        * 1000
+                        if "max_latency" in limits
+                        else None,
+                        errors=tuple(
+                            str(e) for e in doc.strings(limits["errors"].value, "errors", "['503']")
+                        )
+                        if "errors" in limits
+                        else (),
+                    )
+                )
+        overlap = set(steady) & {d.journey for d in degraded}
+        if overlap:
+            raise doc.fail(
+                node, f"journey {sorted(overlap)[0]!r} is both steady and degraded; keep it in one"
+            )
+        if not steady and not degraded:
+            raise doc.fail(node, "the hypothesis names no journey; add steady: [...] or degraded")
+        return Hypothesis(
+            steady=steady,
+            degraded=tuple(degraded),
+            recover_within=doc.parsed(
+                entries["recover_within"].value, "recover_within", parse_duration, "10s"
+            )
+            if "recover_within" in entries
+            else None,
+            latency_tolerance=float(
+                doc.parsed(
+                    entries["latency_tolerance"].value, "latency_tolerance", _ratio_over_one, "1.5"
+                )
+            )
+            if "latency_tolerance" in entries
+            else 1.5,
+            error_tolerance=doc.parsed(
+                entries["error_tolerance"].value, "error_tolerance", parse_ratio, "1%"
+            )
+            if "error_tolerance" in entries
+            else 0.01,
+        )
+
+    def invariants(self, node: yaml.Node) -> Invariants:
+        doc = self.doc
+        entries = doc.mapping(
+            node,
+            "invariants",
+            allowed=("command", "timeout"),
+            required=("command",),
+            example="{command: '{python} -m sample_system.audit'}",
+        )
+        return Invariants(
+            command=doc.string(entries["command"].value, "invariants.command", "'...'"),
+            timeout=doc.parsed(
+                entries["timeout"].value, "invariants.timeout", parse_duration, "60s"
+            )
+            if "timeout" in entries
+            else 60.0,
+        )
+
+
+def _duration_ms(value: object) -> float:
+    return parse_duration(value, bare_unit="ms")
+
+
+def _positive(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError(f"{value!r} must be a positive number")
+    return float(value)
+
+
+def _ratio_over_one(value: object) -> float:
+    number = _positive(value)
+    if number < 1.0:
+        raise ValueError(f"{value!r} must be >= 1 (1.5 allows p95 to grow by half)")
+    return number
+
+
+def _example(kind: str) -> str:
+    return {
+        "latency": "{latency: 500ms, jitter: 50ms}",
+        "jitter": "{jitter: 100ms}",
+        "timeout": "{timeout: 0}",
+        "reset_peer": "{timeout: 0}",
+        "bandwidth": "{rate: 10}",
+        "slicer": "{average_size: 64, delay: 10}",
+        "limit_data": "{bytes: 1000}",
+    }.get(kind, "{}")
+
+
+def check_against(
+    experiment: Experiment,
+    *,
+    replicas: Mapping[str, int],
+    edges: set[tuple[str, str]],
+    journeys: set[str],
+    system_source: str,
+) -> None:
+    """Check names against the system: services, replica indexes, edges and journeys."""
+    services = set(replicas)
+    for service in experiment.replicas:
+        if service not in services:
+            raise ExperimentInvalid(
+                f"{experiment.path}: replicas names {service!r}, which {system_source} does not "
+                f"define; services are {', '.join(sorted(services))}"
+            )
+    for fault in experiment.faults:
+        target = fault.target
+        if target.service not in services:
+            raise ExperimentInvalid(
+                f"{fault.where}: target {target.describe()!r}: no service {target.service!r} in "
+                f"{system_source}; services are {', '.join(sorted(services))}"
+            )
+        count = experiment.replicas.get(target.service, replicas[target.service])
+        if target.replica is not None and target.replica >= count:
+            raise ExperimentInvalid(
+                f"{fault.where}: target {target.describe()!r}: {target.service} has {count} "
+                f"replica(s), numbered from 0 to {count - 1}"
+            )
+        if target.caller is not None and (target.caller, target.service) not in edges:
+            raise ExperimentInvalid(
+                f"{fault.where}: target {target.describe()!r}: {target.caller} does not depend "
+                f"on {target.service} in {system_source}; add it to depends_on or pick an edge "
+                "that exists"
+            )
+    for journey in experiment.journeys:
+        if journey not in journeys:
+            raise ExperimentInvalid(
+                f"{experiment.path}: hypothesis names journey {journey!r}, which has no SLO in "
+                f"{system_source}; journeys are {', '.join(sorted(journeys)) or '(none)'}"
+            )

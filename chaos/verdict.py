@@ -1,0 +1,316 @@
+"""Judging an experiment from its load samples: SLOs per window, baseline-vs-fault statistics,
+and the time each journey took to recover. Pure: samples and windows in, verdicts out.
+
+For each journey the hypothesis names:
+
+- **SLO** in each window (baseline, fault, recovery), from the system file's thresholds.
+- **Deviation** (steady journeys): the fault window is compared with the baseline — latency
+  with a one-sided Mann-Whitney U test, errors with a one-sided Fisher exact test. A journey
+  deviates only when a difference is both significant (p < alpha) and larger than the
+  hypothesis tolerates, so noise is not a finding and a trivial shift is not a failure.
+- **Degradation** (degraded journeys): failures must be fast (p95 of failed requests under
+  `max_latency`) and of the allowed kinds (`errors`: status codes or exception names).
+- **Recovery**: seconds after the fault was removed until the rest of the recovery window
+  meets the SLO; must be within `recover_within` when the hypothesis sets it.
+
+A baseline that already misses its SLO makes the whole verdict NOT_STEADY: nothing can be
+concluded about the fault.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from chaos.experiment import Degraded, Hypothesis
+from loadtests.slo import SloSpec
+from loadtests.verdict import Check, evaluate
+from loadtests.windows import SampleSet, Window, WindowStats
+
+ALPHA = 0.01  # significance for both tests
+MIN_LATENCY_SHIFT_MS = 5.0  # a p95 rise smaller than this is never called a deviation
+MIN_REQUESTS = 20  # fewer requests in a window than this: no statistics, said so
+
+
+class Outcome(Enum):
+    """The experiment's result, with its exit code."""
+
+    HELD = ("held", 0)
+    REJECTED = ("rejected", 1)
+    NOT_STEADY = ("not steady before the fault", 3)
+    INVARIANTS_VIOLATED = ("invariants violated", 4)
+
+    @property
+    def label(self) -> str:
+        """Human text."""
+        return self.value[0]
+
+    @property
+    def exit_code(self) -> int:
+        """The process exit code for this outcome."""
+        return self.value[1]
+
+
+@dataclass(frozen=True)
+class Phases:
+    """The judged windows of one run (unix seconds)."""
+
+    baseline: Window
+    fault: Window
+    recovery: Window
+
+    @property
+    def all(self) -> tuple[Window, Window, Window]:
+        """Baseline, fault, recovery."""
+        return (self.baseline, self.fault, self.recovery)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Fault window against baseline, for one journey."""
+
+    baseline_count: int
+    fault_count: int
+    baseline_p50_ms: float | None
+    fault_p50_ms: float | None
+    baseline_p95_ms: float | None
+    fault_p95_ms: float | None
+    latency_p_value: float | None  # one-sided: fault slower than baseline
+    baseline_error_rate: float
+    fault_error_rate: float
+    error_p_value: float | None  # one-sided: fault fails more than baseline
+
+    def latency_deviates(self, tolerance: float) -> bool:
+        """Significantly slower, and p95 beyond `tolerance` x baseline (and 5 ms)."""
+        if self.latency_p_value is None or self.latency_p_value >= ALPHA:
+            return False
+        if self.baseline_p95_ms is None or self.fault_p95_ms is None:
+            return False
+        return (
+            self.fault_p95_ms > self.baseline_p95_ms * tolerance
+            and self.fault_p95_ms - self.baseline_p95_ms > MIN_LATENCY_SHIFT_MS
+        )
+
+    def errors_deviate(self, tolerance: float) -> bool:
+        """Significantly more errors, and more than `tolerance` above the baseline rate."""
+        if self.error_p_value is None or self.error_p_value >= ALPHA:
+            return False
+        return self.fault_error_rate - self.baseline_error_rate > tolerance
+
+
+@dataclass(frozen=True)
+class JourneyVerdict:
+    """Everything judged about one journey."""
+
+    journey: str
+    role: str  # "steady" or "degraded"
+    checks: tuple[Check, ...]  # SLO checks in baseline, fault and recovery
+    comparison: Comparison
+    recovered_after_s: float | None  # None: not back within SLO by the end of recovery
+    fault_errors: dict[str, int] = field(default_factory=dict)
+    fault_failed_p95_ms: float | None = None
+    problems: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        """True when the hypothesis held for this journey."""
+        return not self.problems
+
+    def slo_met(self, window: str) -> bool:
+        """True when every SLO check of `window` passed."""
+        return all(c.passed for c in self.checks if c.window.name == window)
+
+
+@dataclass(frozen=True)
+class ExperimentVerdict:
+    """The verdict of one run."""
+
+    outcome: Outcome
+    journeys: tuple[JourneyVerdict, ...]
+    steady_before: bool
+    notes: tuple[str, ...] = ()
+
+    @property
+    def deviated(self) -> bool:
+        """True when any journey did not behave as the hypothesis says."""
+        return any(not j.passed for j in self.journeys)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready, for journal.json."""
+        return {
+            "outcome": self.outcome.label,
+            "exit_code": self.outcome.exit_code,
+            "steady_before": self.steady_before,
+            "deviated": self.deviated,
+            "notes": list(self.notes),
+            "journeys": [
+                {
+                    "journey": j.journey,
+                    "role": j.role,
+                    "passed": j.passed,
+                    "problems": list(j.problems),
+                    "slo": {name: j.slo_met(name) for name in ("baseline", "fault", "recovery")},
+                    "recovered_after_s": j.recovered_after_s,
+                    "fault_errors": j.fault_errors,
+                    "fault_failed_p95_ms": j.fault_failed_p95_ms,
+                    "comparison": vars(j.comparison),
+                    "checks": [
+                        {
+                            "window": c.window.name,
+                            "metric": c.metric,
+                            "limit": c.limit,
+                            "observed": c.observed,
+                            "passed": c.passed,
+                        }
+                        for c in j.checks
+                    ],
+                }
+                for j in self.journeys
+            ],
+        }
+
+
+def _expand(pairs: list[tuple[float, int]]) -> np.ndarray[Any, np.dtype[np.float64]]:
+    values = np.array([v for v, _ in pairs], dtype=np.float64)
+    counts = np.array([c for _, c in pairs], dtype=np.int64)
+    return np.repeat(values, counts)
+
+
+def compare(baseline: WindowStats, fault: WindowStats) -> Comparison:
+    """Latency (Mann-Whitney U) and error (Fisher exact) tests, fault vs baseline, one-sided."""
+    latency_p: float | None = None
+    if baseline.count >= MIN_REQUESTS and fault.count >= MIN_REQUESTS:
+        result = stats.mannwhitneyu(
+            _expand(fault.value_counts()), _expand(baseline.value_counts()), alternative="greater"
+        )
+        latency_p = float(result.pvalue)
+    error_p: float | None = None
+    if baseline.offered >= MIN_REQUESTS and fault.offered >= MIN_REQUESTS:
+        fault_bad = fault.failures + fault.dropped
+        base_bad = baseline.failures + baseline.dropped
+        table = [[fault_bad, fault.offered - fault_bad], [base_bad, baseline.offered - base_bad]]
+        error_p = float(stats.fisher_exact(table, alternative="greater").pvalue)
+    return Comparison(
+        baseline_count=baseline.count,
+        fault_count=fault.count,
+        baseline_p50_ms=baseline.percentile_ms(50),
+        fault_p50_ms=fault.percentile_ms(50),
+        baseline_p95_ms=baseline.percentile_ms(95),
+        fault_p95_ms=fault.percentile_ms(95),
+        latency_p_value=latency_p,
+        baseline_error_rate=baseline.error_rate,
+        fault_error_rate=fault.error_rate,
+        error_p_value=error_p,
+    )
+
+
+def time_to_recover(
+    samples: SampleSet, journey: str, slo: SloSpec, recovery: Window, *, settle: float = 3.0
+) -> float | None:
+    """Seconds after `recovery.start` from which the rest of the window meets the SLO.
+
+    The rest must be at least `settle` seconds long, so one good second is not a recovery.
+    """
+    offset = 0.0
+    while recovery.start + offset + settle <= recovery.end:
+        rest = Window("recovery", recovery.start + offset, recovery.end)
+        checks = _journey_checks(slo, samples, journey, [rest])
+        if checks and all(c.passed for c in checks):
+            return offset
+        offset += 1.0
+    return None
+
+
+def _journey_checks(
+    slo: SloSpec, samples: SampleSet, journey: str, windows: list[Window]
+) -> tuple[Check, ...]:
+    return tuple(c for c in evaluate(slo, samples, windows=windows).checks if c.journey == journey)
+
+
+def _degradation_problems(limits: Degraded, fault: WindowStats) -> tuple[list[str], float | None]:
+    problems: list[str] = []
+    failed_p95 = fault.percentile_ms(95, "failed")
+    limit = limits.max_latency_ms
+    if limit is not None and failed_p95 is not None and failed_p95 > limit:
+        problems.append(
+            f"failures were slow: p95 of failed requests {failed_p95:.0f}ms > "
+            f"{limit:.0f}ms (it should fail fast)"
+        )
+    if limits.errors:
+        unexpected = {k: n for k, n in fault.errors.items() if k not in limits.errors}
+        if unexpected:
+            problems.append(
+                f"unexpected failure kinds {unexpected} (allowed: {', '.join(limits.errors)})"
+            )
+    return problems, failed_p95
+
+
+def judge(
+    hypothesis: Hypothesis, slo: SloSpec, samples: SampleSet, phases: Phases
+) -> ExperimentVerdict:
+    """The verdict on every journey of `hypothesis`, and the outcome."""
+    journeys: list[JourneyVerdict] = []
+    degraded = {d.journey: d for d in hypothesis.degraded}
+    steady_before = True
+    for journey in hypothesis.steady + tuple(degraded):
+        checks = _journey_checks(slo, samples, journey, list(phases.all))
+        baseline = samples.stats(journey, phases.baseline)
+        fault = samples.stats(journey, phases.fault)
+        comparison = compare(baseline, fault)
+        recovered = time_to_recover(samples, journey, slo, phases.recovery)
+        baseline_ok = all(c.passed for c in checks if c.window.name == "baseline")
+        steady_before &= baseline_ok
+        problems: list[str] = []
+        if not baseline_ok:
+            problems.append("outside its SLO in the baseline, before any fault")
+        failed_p95: float | None = None
+        if journey in degraded:
+            role = "degraded"
+            found, failed_p95 = _degradation_problems(degraded[journey], fault)
+            problems += found
+        else:
+            role = "steady"
+            breaches = [c for c in checks if c.window.name == "fault" and not c.passed]
+            problems += [
+                f"fault window: {c.metric} {c.limit}, observed {c.observed}" for c in breaches
+            ]
+            if comparison.latency_deviates(hypothesis.latency_tolerance):
+                problems.append(
+                    f"latency deviated: p95 {comparison.baseline_p95_ms:.0f}ms -> "
+                    f"{comparison.fault_p95_ms:.0f}ms (p={comparison.latency_p_value:.1g})"
+                )
+            if comparison.errors_deviate(hypothesis.error_tolerance):
+                problems.append(
+                    f"errors deviated: {comparison.baseline_error_rate:.1%} -> "
+                    f"{comparison.fault_error_rate:.1%} (p={comparison.error_p_value:.1g})"
+                )
+        if hypothesis.recover_within is not None and (
+            recovered is None or recovered > hypothesis.recover_within
+        ):
+            took = "did not recover" if recovered is None else f"took {recovered:.0f}s"
+            problems.append(
+                f"recovery: {took} to meet its SLO again (allowed {hypothesis.recover_within:.0f}s)"
+            )
+        journeys.append(
+            JourneyVerdict(
+                journey=journey,
+                role=role,
+                checks=checks,
+                comparison=comparison,
+                recovered_after_s=recovered,
+                fault_errors=dict(fault.errors),
+                fault_failed_p95_ms=failed_p95,
+                problems=tuple(problems),
+            )
+        )
+    if not steady_before:
+        outcome = Outcome.NOT_STEADY
+    elif all(j.passed for j in journeys):
+        outcome = Outcome.HELD
+    else:
+        outcome = Outcome.REJECTED
+    return ExperimentVerdict(outcome=outcome, journeys=tuple(journeys), steady_before=steady_before)
