@@ -1,0 +1,1 @@
+"""Code shared by the shop's services: config, database, HTTP client, resilience, messaging."""
