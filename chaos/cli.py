@@ -17,6 +17,9 @@ from chaos.errors import GamedayError
 # name -> module implementing it; the order is the order shown in --help.
 COMMANDS: dict[str, str] = {
     "proxy": "chaos.proxy.cli",
+    "up": "chaos.commands.up",
+    "down": "chaos.commands.down",
+    "status": "chaos.commands.status",
 }
 
 

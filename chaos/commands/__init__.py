@@ -1,0 +1,1 @@
+"""Sub-commands of the `gameday` CLI that drive the local runtime (up, down, status)."""

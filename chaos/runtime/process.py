@@ -1,0 +1,204 @@
+"""One child process in its own process group, and what /proc says about processes.
+
+    child = Child(plan)
+    child.spawn(env, cwd=root)          # own session: signals reach the whole group
+    child.signal(signal.SIGSTOP)        # pause every process of the group
+    child.terminate(grace=10)           # SIGTERM, then SIGKILL; returns once the group is gone
+
+`start_time` (clock ticks since boot, /proc/PID/stat field 22) is recorded with every PID so
+that a later `gameday down` never signals a PID the kernel has since given to someone else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from chaos.errors import RuntimeFailure
+from chaos.topology import ProcessPlan
+
+_POLL = 0.02
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # comm (field 2) is in parentheses and may hold spaces: split after the last ')'
+    return [
+        str(pid),
+        raw[raw.index("(") + 1 : raw.rindex(")")],
+        *raw[raw.rindex(")") + 2 :].split(),
+    ]
+
+
+def start_time(pid: int) -> int | None:
+    """When `pid` started (clock ticks since boot), None when it does not exist."""
+    fields = _stat_fields(pid)
+    return int(fields[21]) if fields else None
+
+
+def process_group(pid: int) -> int | None:
+    """The process group of `pid`, None when it does not exist."""
+    fields = _stat_fields(pid)
+    return int(fields[4]) if fields else None
+
+
+def is_running(pid: int, started: int | None = None) -> bool:
+    """True when `pid` exists, is not a zombie and (if given) started at `started`."""
+    fields = _stat_fields(pid)
+    if fields is None or fields[2] in ("Z", "X"):
+        return False
+    return started is None or int(fields[21]) == started
+
+
+def all_pids() -> Iterator[int]:
+    """Every PID in /proc."""
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            yield int(entry.name)
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes whose process group is `pgid`."""
+    members = []
+    for pid in all_pids():
+        fields = _stat_fields(pid)
+        if fields and fields[4] == str(pgid) and fields[2] not in ("Z", "X"):
+            members.append(pid)
+    return members
+
+
+def pids_with_env(name: str, value: str) -> list[int]:
+    """Live processes whose environment holds `name=value` (ours only: others are unreadable)."""
+    wanted = f"{name}={value}".encode()
+    found = []
+    for pid in all_pids():
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            continue
+        if wanted in environ.split(b"\0") and is_running(pid):
+            found.append(pid)
+    return found
+
+
+def kill_group(pgid: int, sig: int) -> None:
+    """Send `sig` to a process group; a group that is gone is fine."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def stop_groups(pgids: list[int], grace: float) -> list[int]:
+    """SIGTERM (+SIGCONT) each group, SIGKILL what is left after `grace`; the PIDs surviving."""
+    for pgid in pgids:
+        kill_group(pgid, signal.SIGTERM)
+        kill_group(pgid, signal.SIGCONT)  # a stopped process handles SIGTERM only once resumed
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(group_members(g) for g in pgids):
+        time.sleep(_POLL)
+    for pgid in pgids:
+        kill_group(pgid, signal.SIGKILL)
+    deadline = time.monotonic() + 5.0
+    left = [pid for g in pgids for pid in group_members(g)]
+    while left and time.monotonic() < deadline:
+        time.sleep(_POLL)
+        left = [pid for g in pgids for pid in group_members(g)]
+    return left
+
+
+def tail(path: str | os.PathLike[str], lines: int = 20) -> str:
+    """The last `lines` lines of a text file, indented; '(empty)' when there is nothing."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - 16384))
+            text = handle.read().decode("utf-8", "replace")
+    except OSError:
+        return "    (no log)"
+    kept = [line for line in text.splitlines() if line.strip()][-lines:]
+    return "\n".join(f"    {line}" for line in kept) if kept else "    (empty)"
+
+
+class Child:
+    """A process of the system; one `spawn` per life (the supervisor spawns it again)."""
+
+    def __init__(self, plan: ProcessPlan) -> None:
+        self.plan = plan
+        self.popen: subprocess.Popen[bytes] | None = None
+        self.started: int | None = None
+
+    def __repr__(self) -> str:
+        return f"Child({self.plan.key}, pid={self.pid})"
+
+    @property
+    def pid(self) -> int | None:
+        """The PID of the current life (also its process group), None before the first spawn."""
+        return self.popen.pid if self.popen is not None else None
+
+    def spawn(self, env: Mapping[str, str], cwd: str) -> int:
+        """Start the command in a new session, output appended to the plan's log; its PID."""
+        Path(self.plan.log).parent.mkdir(parents=True, exist_ok=True)
+        Path(self.plan.data_dir).mkdir(parents=True, exist_ok=True)
+        with open(self.plan.log, "ab") as log:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+            log.write(f"--- gameday: starting {self.plan.key} at {stamp}\n".encode())
+            log.flush()
+            try:
+                self.popen = subprocess.Popen(
+                    list(self.plan.argv),
+                    env=dict(env),
+                    cwd=cwd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise RuntimeFailure(
+                    f"cannot start {self.plan.key}: {' '.join(self.plan.argv)!r} failed: "
+                    f"{exc.strerror}; check the command in the system file"
+                ) from exc
+        self.started = start_time(self.popen.pid)
+        return self.popen.pid
+
+    def exit_code(self) -> int | None:
+        """The exit code once the current life has ended (negative: killed by that signal)."""
+        return self.popen.poll() if self.popen is not None else None
+
+    def alive(self) -> bool:
+        """True while the current life runs (a paused process is alive)."""
+        return self.popen is not None and self.popen.poll() is None
+
+    def signal(self, sig: int) -> None:
+        """Send `sig` to the whole process group of the current life."""
+        if self.popen is not None:
+            kill_group(self.popen.pid, sig)
+
+    def kill(self, timeout: float = 10.0) -> int | None:
+        """SIGKILL the group and reap the leader; its exit code."""
+        if self.popen is None:
+            return None
+        self.signal(signal.SIGKILL)
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired as exc:
+            raise RuntimeFailure(f"{self.plan.key} (pid {self.pid}) survived SIGKILL") from exc
+
+    def terminate(self, grace: float) -> None:
+        """Stop the group: SIGTERM, SIGKILL after `grace`; raises if anything survives."""
+        if self.popen is None:
+            return
+        left = stop_groups([self.popen.pid], grace)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(1.0)
+        if left:
+            raise RuntimeFailure(
+                f"{self.plan.key}: processes {left} of group {self.popen.pid} survived SIGKILL"
+            )
