@@ -31,6 +31,7 @@ from loadtests.slo import SloSpec, parse_slo
 
 PLACEHOLDERS = ("port", "data", "python", "name", "replica")
 RESERVED_ENV_PREFIX = "GAMEDAY_"
+RESERVED_NAME_PREFIX = "gameday-"
 _TOP_KEYS = ("name", "services", "infrastructure", "journeys", "expectations")
 _SERVICE_KEYS = ("command", "replicas", "health", "depends_on", "public", "env", "metrics")
 _INFRA_KEYS = ("command", "ready", "scheme", "env")
@@ -213,9 +214,16 @@ class _Reader:
         )
         found: dict[str, ServiceSpec] = {}
         for name, item in doc.mapping(entry.value, section, example=example).items():
+            kind = "infrastructure" if infrastructure else "service"
             if not NAME.match(name):
-                kind = "infrastructure" if infrastructure else "service"
                 raise doc.fail(item.key, _bad_name(f"{kind} name", name))
+            if name.startswith(RESERVED_NAME_PREFIX):
+                raise doc.fail(
+                    item.key,
+                    f"{kind} name {name!r}: names starting with {RESERVED_NAME_PREFIX!r} are "
+                    f"gameday's own processes (fault proxy, Prometheus); write e.g. "
+                    f"{name.removeprefix(RESERVED_NAME_PREFIX)!r}",
+                )
             found[name] = self.component(name, item, infrastructure=infrastructure)
         return found
 

@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     """Validate, then start detached (or in the foreground with --foreground)."""
     from pathlib import Path
 
-    from chaos.runtime import launcher
+    from chaos.runtime import launcher, prometheus
     from chaos.runtime.state import STATE_FILE
     from chaos.system import load_system
     from chaos.topology import check_replicas
@@ -77,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
     spec = load_system(args.system)
     replicas = parse_replicas(args.replicas)
     check_replicas(spec, replicas)
+    if args.prometheus:
+        prometheus.find_binary()  # before anything starts
     options = launcher.Options(
         system=str(Path(args.system).resolve()),
         replicas=replicas,

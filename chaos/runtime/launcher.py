@@ -67,13 +67,6 @@ def check_not_running(state_file: Path) -> None:
     state_file.unlink(missing_ok=True)
 
 
-def _stop_on_signal(signum: int, frame: FrameType | None) -> None:
-    # Once: the clean-up that follows must not be interrupted by a second Ctrl-C.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise KeyboardInterrupt
-
-
 def foreground(spec: SystemSpec, options: Options) -> int:
     """Run until SIGINT/SIGTERM; 0 after a clean stop."""
     logging.basicConfig(
@@ -96,8 +89,15 @@ def foreground(spec: SystemSpec, options: Options) -> int:
                 {"status": status[0], "supervisor": me, **body, "updated": time.time()},
             )
 
-    signal.signal(signal.SIGINT, _stop_on_signal)
-    signal.signal(signal.SIGTERM, _stop_on_signal)
+    def stop(signum: int, frame: FrameType | None) -> None:
+        # Once: the clean-up that follows must not be interrupted by a second Ctrl-C.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        status[0] = "stopping"
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     save()
     try:
         with start_system(

@@ -3,7 +3,7 @@
     child = Child(plan)
     child.spawn(env, cwd=root)          # own session: signals reach the whole group
     child.signal(signal.SIGSTOP)        # pause every process of the group
-    child.terminate(grace=10)           # SIGTERM, then SIGKILL; returns once the group is gone
+    stop_groups([child.pid], grace=10)  # SIGTERM, then SIGKILL; returns once the group is gone
 
 `start_time` (clock ticks since boot, /proc/PID/stat field 22) is recorded with every PID so
 that a later `gameday down` never signals a PID the kernel has since given to someone else.
@@ -191,14 +191,8 @@ class Child:
         except subprocess.TimeoutExpired as exc:
             raise RuntimeFailure(f"{self.plan.key} (pid {self.pid}) survived SIGKILL") from exc
 
-    def terminate(self, grace: float) -> None:
-        """Stop the group: SIGTERM, SIGKILL after `grace`; raises if anything survives."""
-        if self.popen is None:
-            return
-        left = stop_groups([self.popen.pid], grace)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.popen.wait(1.0)
-        if left:
-            raise RuntimeFailure(
-                f"{self.plan.key}: processes {left} of group {self.popen.pid} survived SIGKILL"
-            )
+    def reap(self, timeout: float = 1.0) -> None:
+        """Collect the exit status of a leader that has been stopped (no zombie left)."""
+        if self.popen is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(timeout)

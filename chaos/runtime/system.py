@@ -370,8 +370,7 @@ class RunningSystem:
                 [r.child.pid for r in spawned if r.child.pid], self.stop_timeout
             )
             for record in spawned:
-                with contextlib.suppress(Exception):
-                    record.child.popen.wait(1.0) if record.child.popen else None
+                record.child.reap()
                 if record.state != STOPPED:
                     self.supervisor.stopped(record)
         if survivors:

@@ -293,6 +293,11 @@ def _swap(old: str, new: str) -> str:
         ),
         (_swap("name: shop", "name: shop\nname: again"), 2, r"'name' appears twice"),
         ("name: shop\nservices: {}\n", 2, r"services is empty; describe at least one"),
+        (
+            "name: s\nservices:\n  gameday-proxy: {command: 'x {port}'}\n",
+            3,
+            r"names starting with 'gameday-' are gameday's own processes .* write e\.g\. 'proxy'",
+        ),
         ("name: shop\n", 1, r"the system file needs 'services'"),
         ("- a\n- b\n", 1, r"the system file must be a mapping"),
         ("name: shop\nservices: {a: {command: [x\n", 3, r"not valid YAML"),

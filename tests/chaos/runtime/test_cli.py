@@ -85,7 +85,7 @@ def test_up_status_down_leave_no_process_behind(workdir: Path) -> None:
 
     status = gameday(workdir, "status")
     assert status.returncode == 0, status.stdout + status.stderr
-    assert status.stdout.count(" yes ") == 7 and "HEALTHY" in status.stdout
+    assert status.stdout.count(" yes ") == 6 and "HEALTHY" in status.stdout
     as_json = json.loads(gameday(workdir, "status", "--json").stdout)
     assert {p["healthy"] for p in as_json["processes"]} == {True}
 
@@ -152,6 +152,17 @@ def test_a_bad_system_file_fails_before_anything_starts(workdir: Path) -> None:
     assert not (workdir / ".gameday").exists()
     replicas = gameday(workdir, "up", str(SYSTEM), "--replicas", "backend:3")
     assert replicas.returncode == 2 and "must be SERVICE=COUNT" in replicas.stderr
+    no_prometheus = subprocess.run(
+        [sys.executable, "-m", "chaos.cli", "up", str(SYSTEM), "--prometheus"],
+        cwd=workdir,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "PATH": str(Path(sys.executable).parent)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert no_prometheus.returncode == 2
+    assert "no prometheus binary on PATH; install Prometheus" in no_prometheus.stderr
+    assert not (workdir / ".gameday").exists()
     missing = gameday(workdir, "up")
     assert (
         missing.returncode == 2

@@ -155,6 +155,15 @@ def test_nats_restarts_with_its_data_and_jetstream_keeps_streams(bench: RunningS
     assert get(bench.url("front") + "/nats")[0] == 200  # through front.nats.0 again
 
 
+def test_a_restarted_fault_proxy_gets_its_proxies_back(bench: RunningSystem) -> None:
+    before = bench.toxiproxy.proxies()
+    bench.kill("gameday-proxy", 0)
+    assert get(bench.url("front") + "/call", timeout=3)[0] == 502
+    bench.wait_healthy("gameday-proxy", 0, timeout=15)
+    assert bench.toxiproxy.proxies() == before  # same names, listen and upstream addresses
+    assert get(bench.url("front") + "/call")[0] == 200
+
+
 def test_the_run_directory_holds_topology_targets_logs_and_events(bench: RunningSystem) -> None:
     topology = json.loads((bench.run_dir / "topology.json").read_text())
     assert topology["toxiproxy"] == bench.toxiproxy_url
