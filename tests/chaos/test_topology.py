@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chaos.errors import ConfigInvalid
 from chaos.system import parse_system
@@ -169,3 +171,46 @@ def test_file_sd_one_group_per_replica_serving_metrics() -> None:
     extra = topology.process("payments", 1)
     with_extra = file_sd_targets(topology, [type(extra)(**{**vars(extra), "metrics": "/m"})])
     assert with_extra[-1]["targets"] == [extra.address]
+
+
+@st.composite
+def systems(draw: st.DrawFn) -> tuple[str, dict[str, int]]:
+    """A random acyclic system (each service may call earlier ones and nats) and overrides."""
+    count = draw(st.integers(1, 5))
+    lines = ["name: gen", "services:"]
+    overrides = {}
+    for i in range(count):
+        deps = [f"s{j}" for j in range(i) if draw(st.booleans())]
+        if draw(st.booleans()):
+            deps.append("nats")
+        lines += [f"  s{i}:", "    command: 'run --port {port}'", f"    depends_on: {deps}"]
+        if draw(st.booleans()):
+            overrides[f"s{i}"] = draw(st.integers(1, 3))
+    lines += ["infrastructure:", "  nats: {command: 'nats --port {port}', scheme: nats}"]
+    return "\n".join(lines) + "\n", overrides
+
+
+@given(systems())
+def test_any_system_resolves_to_consistent_proxies(generated: tuple[str, dict[str, int]]) -> None:
+    text, overrides = generated
+    spec = parse_system(text, source="gen.yaml")
+    ports = itertools.count(20000)
+    topology = resolve_topology(
+        spec, run_dir=RUN, allocate_port=ports.__next__, replicas=overrides, python="/py"
+    )
+    addresses = [p.address for p in topology.processes] + [p.listen for p in topology.proxies]
+    assert len(set(addresses)) == len(addresses)
+    wave_of = {name: i for i, wave in enumerate(topology.waves) for name in wave}
+    for process in topology.processes:
+        for dep in spec.components[process.service].depends_on:
+            assert wave_of[dep] < wave_of[process.service]
+            callees = topology.replicas(dep)
+            urls = process.env[f"{dep.upper()}_URLS"].split(",")
+            assert len(urls) == len(callees) == overrides.get(dep, 1)
+            for i, (url, callee) in enumerate(zip(urls, callees, strict=True)):
+                proxy = topology.proxy(f"{process.service}.{dep}.{i}")
+                assert url == proxy.url and proxy.upstream == callee.address
+    for name in topology.services:
+        callers = [s for s in spec.services.values() if name in s.depends_on]
+        resolved = resolve_target(topology, name)
+        assert len(resolved.proxies) == len(callers) * len(topology.replicas(name))

@@ -5,6 +5,7 @@
 GET /readyz → 200; /metrics → Prometheus text; /whoami → this replica; /env → what gameday
 passed in; /call → /whoami of the next replica in `<CALLS>_URLS` (502 when that fails);
 /nats → the INFO line of the first server in NATS_URLS (502 when unreachable).
+`--exit-at-start CODE` exits at once; `--exit-after S` crashes (exit 1) S seconds after start.
 """
 
 from __future__ import annotations
@@ -99,11 +100,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--exit-at-start", type=int, default=None)
+    parser.add_argument("--exit-after", type=float, default=None, help="crash after S seconds")
     args = parser.parse_args()
     if args.exit_at_start is not None:
         print("app: exiting at start as asked", flush=True)
         raise SystemExit(args.exit_at_start)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    if args.exit_after is not None:
+        threading.Timer(args.exit_after, os._exit, args=(1,)).start()
     print(f"app {whoami()} listening on 127.0.0.1:{args.port}", flush=True)
     server.serve_forever()
 

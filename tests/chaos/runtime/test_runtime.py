@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,19 @@ def test_a_killed_replica_is_restarted_with_growing_backoff(bench: RunningSystem
         bench.toxiproxy.get_proxy("front.backend.1").listen.join(["http://", "/whoami"])
     )
     assert status == 200 and body["pid"] == bench.pid("backend", 1)
+
+
+def test_a_replica_that_dies_on_its_own_is_restarted(bench: RunningSystem) -> None:
+    pid = bench.pid("front")
+    assert pid is not None
+    restarts = bench.restarts("front")
+    os.kill(pid, signal.SIGKILL)  # not through the API: the supervisor must notice by itself
+    assert bench.supervisor.wait_for(lambda: bench.restarts("front") == restarts + 1, timeout=10)
+    bench.wait_healthy("front", timeout=15)
+    exited = [e for e in read_events(bench.run_dir / "events.jsonl") if e.event == "exited"]
+    assert (exited[-1].service, exited[-1].pid, exited[-1].code) == ("front", pid, -9)
+    assert exited[-1].detail == "" and exited[-1].delay == FAST.initial
+    assert get(bench.url("front") + "/call")[0] == 200
 
 
 def test_kill_without_restart_keeps_it_down_until_started(bench: RunningSystem) -> None:
@@ -201,6 +215,18 @@ def test_a_service_that_dies_at_start_fails_the_start_and_stops_the_rest(tmp_pat
     started = {e.pid for e in read_events(run_dir / "events.jsonl") if e.pid is not None}
     assert len(started) == 4  # fault proxy, nats, early, broken
     assert not procs.alive(started, started) and not procs.with_run_dir(run_dir)
+
+
+def test_a_crash_looping_service_backs_off_longer_each_time(tmp_path: Path) -> None:
+    spec, run_dir = _system(tmp_path, f"  flaky:\n    command: {APP} --exit-after 0.6'\n")
+    with start_system(spec, run_dir=run_dir, backoff=FAST) as system:
+        done = system.supervisor.wait_for(lambda: system.restarts("flaky") >= 3, timeout=20)
+        assert done, system.status()
+    exits = [e for e in read_events(run_dir / "events.jsonl") if e.event == "exited"]
+    assert [(e.service, e.code) for e in exits[:3]] == [("flaky", 1)] * 3
+    assert [e.delay for e in exits[:3]] == [0.2, 0.4, 0.8]
+    log = (run_dir / "logs" / "flaky-0.log").read_text()
+    assert log.count("--- gameday: starting flaky/0") >= 4  # first start and three restarts
 
 
 def test_a_service_that_never_gets_ready_times_out_with_what_it_answered(tmp_path: Path) -> None:
