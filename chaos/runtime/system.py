@@ -323,12 +323,11 @@ class RunningSystem:
         )
 
     def _boot(self) -> None:
-        waves = [[self._replicas[p.service, p.replica] for p in self._extras()]]
-        waves[0] += [
-            r for r in self._system_replicas() if r.child.plan.service in self.topology.waves[0]
+        system = self._system_replicas()
+        waves = [
+            [r for r in system if r.child.plan.service in names] for names in self.topology.waves
         ]
-        for names in self.topology.waves[1:]:
-            waves.append([r for r in self._system_replicas() if r.child.plan.service in names])
+        waves[0][:0] = [self._replicas[p.service, p.replica] for p in self._extras()]
         for wave in waves:
             for record in wave:
                 pid = self._spawn(record.child)
@@ -398,8 +397,8 @@ def start_system(
 
     `system` is a system-file path or a loaded SystemSpec; `run_dir` defaults to
     `.gameday/runs/<system>-<time>-<pid>`; `replicas` overrides replica counts. `on_start`
-    is called once the first process is spawned and `on_event` after every event (both for
-    the state file of `gameday up`).
+    gets the RunningSystem before the first process starts and `on_event` every event (both
+    feed the state file of `gameday up`).
     """
     spec = system if isinstance(system, SystemSpec) else load_system(os.fspath(system))
     prometheus_binary = prom.find_binary() if prometheus else None
