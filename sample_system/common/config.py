@@ -8,7 +8,7 @@ The variables shared by every service come from the system file contract
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -57,18 +57,7 @@ def integer(
     environ: Mapping[str, str], name: str, default: int, *, minimum: int = 0, maximum: int = 10**9
 ) -> int:
     """An integer setting within [minimum, maximum]."""
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(
-            f"{name}={raw!r} is not an integer; set it to a whole number such as {default}"
-        ) from None
-    if not minimum <= value <= maximum:
-        raise ConfigError(f"{name}={value} is out of range; set it between {minimum} and {maximum}")
-    return value
+    return int(_bounded(environ, name, default, int, "an integer", minimum, maximum))
 
 
 def number(
@@ -80,15 +69,25 @@ def number(
     maximum: float = 1e9,
 ) -> float:
     """A float setting within [minimum, maximum]."""
+    return _bounded(environ, name, default, float, "a number", minimum, maximum)
+
+
+def _bounded(
+    environ: Mapping[str, str],
+    name: str,
+    default: float,
+    parse: Callable[[str], float],
+    kind: str,
+    minimum: float,
+    maximum: float,
+) -> float:
     raw = environ.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = float(raw)
+        value = parse(raw)
     except ValueError:
-        raise ConfigError(
-            f"{name}={raw!r} is not a number; set it to a number such as {default}"
-        ) from None
+        raise ConfigError(f"{name}={raw!r} is not {kind}; set it to e.g. {default}") from None
     if not minimum <= value <= maximum:
         raise ConfigError(f"{name}={value} is out of range; set it between {minimum} and {maximum}")
     return value
