@@ -31,12 +31,14 @@ typecheck: venv
 pytest: venv
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+# A short game day on the sample shop, on embedded defaults (no Docker): three experiments,
+# each under load with a baseline, a fault window and a recovery; verdicts and reports.
+DEMO_EXPERIMENTS ?= sample_system/experiments/payments-down.yaml \
+	sample_system/experiments/reviews-down.yaml \
+	sample_system/experiments/payments-replica-killed.yaml
+
 demo: venv
-	@echo "make demo will start the sample shop on embedded defaults (no Docker), run a short game day"
-	@echo "(payments down, reviews down, a payments replica killed) under load, and print the verdicts"
-	@echo "and where the report is. It needs the sample system and the experiment runner, which are not"
-	@echo "built yet: see the open issues. Nothing was run."
-	@exit 1
+	$(VENV)/bin/gameday run $(DEMO_EXPERIMENTS)
 
 bench: venv
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -20,6 +20,8 @@ COMMANDS: dict[str, str] = {
     "up": "chaos.commands.up",
     "down": "chaos.commands.down",
     "status": "chaos.commands.status",
+    "run": "chaos.commands.run",
+    "rollback": "chaos.commands.rollback",
 }
 
 

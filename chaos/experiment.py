@@ -30,6 +30,7 @@ from typing import Literal
 import yaml
 
 from chaos.errors import ExperimentInvalid
+from chaos.target import FaultTarget, parse_target
 from chaos.yamldoc import Entry, YamlDoc, suggest
 from loadtests.units import parse_duration, parse_ratio
 
@@ -63,25 +64,6 @@ PROCESS_KINDS = ("kill", "pause")
 FAULT_KINDS: tuple[str, ...] = (*TOXIC_ATTRIBUTES, "down", *PROCESS_KINDS)
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
-_REPLICA = re.compile(r"^([a-z][a-z0-9_-]*)/(\d+)$")
-_EDGE = re.compile(r"^([a-z][a-z0-9_-]*)\s*->\s*([a-z][a-z0-9_-]*)$")
-
-
-@dataclass(frozen=True)
-class Target:
-    """What a fault hits: a whole service, one replica, or the edge caller -> service."""
-
-    service: str
-    replica: int | None = None
-    caller: str | None = None
-
-    def describe(self) -> str:
-        """`payments`, `payments/1` or `orders->payments`."""
-        if self.replica is not None:
-            return f"{self.service}/{self.replica}"
-        if self.caller is not None:
-            return f"{self.caller}->{self.service}"
-        return self.service
 
 
 @dataclass(frozen=True)
@@ -89,7 +71,7 @@ class Fault:
     """One fault: its target, kind, Toxiproxy attributes, stream and toxicity."""
 
     name: str
-    target: Target
+    target: FaultTarget
     kind: FaultKind
     attributes: Mapping[str, int] = field(default_factory=dict)
     stream: Stream = "downstream"
@@ -127,6 +109,7 @@ class LoadProfile:
     shape: str = "steady"
     options: Mapping[str, str] = field(default_factory=dict)
     processes: int | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -134,7 +117,7 @@ class Degraded:
     """A journey allowed to fail during the fault, within limits."""
 
     journey: str
-    max_latency_ms: float | None = None  # p95 of failed requests must stay under this
+    max_latency_ms: float | None = None  # p95 of its requests (failed or not) stays under this
     errors: tuple[str, ...] = ()  # allowed failure kinds (status codes, exception names)
 
 
@@ -270,7 +253,7 @@ class _Reader:
         entries = doc.mapping(
             node,
             "load",
-            allowed=("locustfile", "users", "spawn_rate", "shape", "options", "processes"),
+            allowed=("locustfile", "users", "spawn_rate", "shape", "options", "processes", "env"),
             required=("locustfile", "users"),
             example="{locustfile: ../loadtests/locustfile.py, users: 20}",
         )
@@ -280,12 +263,8 @@ class _Reader:
             if "spawn_rate" in entries
             else float(users)
         )
-        options: dict[str, str] = {}
-        if "options" in entries:
-            for key, entry in doc.mapping(
-                entries["options"].value, "load.options", example="{spike_at: 20s}"
-            ).items():
-                options[key] = str(doc.scalar(entry.value, f"load.options.{key}", "20s"))
+        options = self.text_mapping(entries.get("options"), "load.options", "{spike_at: 20s}")
+        env = self.text_mapping(entries.get("env"), "load.env", "{SHOP_LOAD_MODEL: open}")
         return LoadProfile(
             locustfile=self.path(entries["locustfile"].value, "load.locustfile", "locustfile.py"),
             users=users,
@@ -297,7 +276,16 @@ class _Reader:
             processes=doc.integer(entries["processes"].value, "load.processes", "2", minimum=1)
             if "processes" in entries
             else None,
+            env=env,
         )
+
+    def text_mapping(self, entry: Entry | None, what: str, example: str) -> dict[str, str]:
+        if entry is None:
+            return {}
+        return {
+            key: str(self.doc.scalar(item.value, f"{what}.{key}", example))
+            for key, item in self.doc.mapping(entry.value, what, example=example).items()
+        }
 
     def schedule(self, node: yaml.Node) -> Schedule:
         doc = self.doc
@@ -326,7 +314,7 @@ class _Reader:
             recovery=seconds["recovery"],
         )
 
-    def target(self, node: yaml.Node, where: str) -> Target:
+    def target(self, node: yaml.Node) -> FaultTarget:
         doc = self.doc
         example = "{service: payments} or {replica: payments/1} or {edge: orders->payments}"
         entries = doc.mapping(
@@ -335,17 +323,17 @@ class _Reader:
         if len(entries) != 1:
             raise doc.fail(node, f"target takes exactly one of service, replica, edge: {example}")
         ((kind, entry),) = entries.items()
-        text = doc.string(entry.value, f"target.{kind}", example).strip()
-        if kind == "service" and _NAME.match(text):
-            return Target(text)
-        if kind == "replica" and (match := _REPLICA.match(text)):
-            return Target(match.group(1), replica=int(match.group(2)))
-        if kind == "edge" and (match := _EDGE.match(text)):
-            return Target(match.group(2), caller=match.group(1))
-        forms = {"service": "payments", "replica": "payments/1", "edge": "orders->payments"}
-        raise doc.fail(
-            entry.value, f"target.{kind} {text!r} is malformed; write e.g. {kind}: {forms[kind]}"
-        )
+        text = doc.string(entry.value, f"target.{kind}", example)
+        try:
+            target = parse_target(text)
+        except ValueError as exc:
+            raise doc.fail(entry.value, str(exc)) from None
+        if target.kind != kind:
+            raise doc.fail(
+                entry.value,
+                f"target.{kind} {text!r} is a {target.kind}; write {target.kind}: {text}",
+            )
+        return target
 
     def fault(self, node: yaml.Node, index: int) -> Fault:
         doc = self.doc
@@ -364,7 +352,7 @@ class _Reader:
                 f"unknown fault kind {kind!r}"
                 f"{suggest(kind, FAULT_KINDS)}; use one of {', '.join(FAULT_KINDS)}",
             )
-        target = self.target(entries["target"].value, where)
+        target = self.target(entries["target"].value)
         attributes = self.attributes(kind, entries.get("attributes"), entries["kind"].value)
         if kind in PROCESS_KINDS and target.caller is not None:
             raise doc.fail(
@@ -387,7 +375,7 @@ class _Reader:
         name = (
             doc.string(entries["name"].value, "name", "slow-payments")
             if "name" in entries
-            else f"{kind}-{target.describe()}"
+            else f"{kind}-{target}"
         )
         return Fault(
             name=name,
@@ -572,18 +560,18 @@ def check_against(
         target = fault.target
         if target.service not in services:
             raise ExperimentInvalid(
-                f"{fault.where}: target {target.describe()!r}: no service {target.service!r} in "
+                f"{fault.where}: target {target!r}: no service {target.service!r} in "
                 f"{system_source}; services are {', '.join(sorted(services))}"
             )
         count = experiment.replicas.get(target.service, replicas[target.service])
         if target.replica is not None and target.replica >= count:
             raise ExperimentInvalid(
-                f"{fault.where}: target {target.describe()!r}: {target.service} has {count} "
+                f"{fault.where}: target {target!r}: {target.service} has {count} "
                 f"replica(s), numbered from 0 to {count - 1}"
             )
         if target.caller is not None and (target.caller, target.service) not in edges:
             raise ExperimentInvalid(
-                f"{fault.where}: target {target.describe()!r}: {target.caller} does not depend "
+                f"{fault.where}: target {target!r}: {target.caller} does not depend "
                 f"on {target.service} in {system_source}; add it to depends_on or pick an edge "
                 "that exists"
             )

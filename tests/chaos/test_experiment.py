@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from chaos.errors import ExperimentInvalid
-from chaos.experiment import Target, check_against, load_experiment
+from chaos.experiment import check_against, load_experiment
+from chaos.target import FaultTarget
 
 VALID = """\
 name: payments-down
@@ -50,11 +51,15 @@ def test_a_valid_experiment(tmp_path: Path) -> None:
     assert experiment.replicas == {"payments": 3}
     assert experiment.schedule.total == 60.0
     down, slow, kill = experiment.faults
-    assert (down.kind, down.target, down.name) == ("down", Target("payments"), "down-payments")
-    assert slow.target == Target("inventory", caller="orders")
+    assert (down.kind, down.target, down.name) == (
+        "down",
+        FaultTarget("service", "payments"),
+        "down-payments",
+    )
+    assert slow.target == FaultTarget("edge", "inventory", caller="orders")
     assert slow.attributes == {"latency": 1500, "jitter": 100}
     assert slow.toxicity == 0.5 and slow.stream == "downstream"
-    assert kill.target == Target("payments", replica=2) and kill.is_process_fault
+    assert kill.target == FaultTarget("replica", "payments", replica=2) and kill.is_process_fault
     assert experiment.hypothesis.steady == ("browse", "product")
     (checkout,) = experiment.hypothesis.degraded
     assert (checkout.max_latency_ms, checkout.errors) == (300.0, ("503",))
@@ -81,7 +86,7 @@ def test_a_valid_experiment(tmp_path: Path) -> None:
         (
             "{edge: orders->inventory}",
             "{edge: orders=>inventory}",
-            "target.edge 'orders=>inventory' is malformed",
+            "'orders=>inventory' is not a fault target",
         ),
         (
             "{replica: payments/2}\n    kind: kill",
