@@ -49,6 +49,8 @@ def service_app(name: str, lifespan: Lifespan) -> FastAPI:
     app.add_exception_handler(HTTPException, _http_exception)
     app.add_exception_handler(Exception, _unexpected)
     instrument(app)
+    # httpx logs every request at INFO; the client metrics and spans already record each one.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     return app
 
 
