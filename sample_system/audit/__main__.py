@@ -30,7 +30,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.add_argument(f"--{name}", metavar="URL", help=f"base URL of {name}")
     parser.add_argument(
         "--wait", type=float, default=0.0, metavar="SECONDS",
-        help="re-read for up to this long while notifications or pending orders catch up",
+        help="re-read for up to this long while violations or pending orders remain (use it "
+        "while load runs, or right after: notifications and the reconciler catch up)",
     )  # fmt: skip
     args = parser.parse_args(argv)
     try:
