@@ -8,6 +8,10 @@ Run under the machine's heavy-test lock: flock /tmp/gameday-heavy.lock pytest -m
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -109,3 +113,18 @@ def test_notifications_exactly_once_across_a_nats_restart(shop: RunningSystem):
         shop.start("nats", 0)
     report = audited(shop)  # waits until the event published after the restart is delivered
     assert report.counts["notifications"] == report.counts["confirmed"]
+
+
+def test_the_audit_command_as_the_experiment_runner_runs_it(shop: RunningSystem):
+    # chaos.runner gives the invariants command every service's direct URLs as <SERVICE>_URLS.
+    env = {
+        **os.environ,
+        **{f"{s.upper()}_URLS": ",".join(shop.urls(s)) for s in shop.spec.services},
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "sample_system.audit", "--wait", "30"],
+        env=env, cwd=SYSTEM_FILE.parents[1], capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["ok"] and report["counts"]["confirmed"] >= 3
