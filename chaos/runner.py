@@ -15,6 +15,7 @@ error, Ctrl-C, SIGTERM (a handler turns it into an exception here). After a SIGK
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shlex
@@ -23,7 +24,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,8 +35,11 @@ from chaos.errors import FaultInjectionError, GamedayError
 from chaos.experiment import Experiment, Fault, check_against
 from chaos.faults import Action, Injector, plan_fault
 from chaos.journal import Journal
+from chaos.runtime.state import STATE_FILE, read_state, supervisor_alive
 from chaos.runtime.system import RunningSystem, start_system
 from chaos.system import SystemSpec, env_name, load_system
+from chaos.topology import Topology
+from chaos.toxiproxy import ToxiproxyClient
 from chaos.verdict import ExperimentVerdict, Outcome, Phases, judge
 from loadtests.runner import LoadProcess, LoadSpec
 from loadtests.windows import SampleSet, Window, read_run
@@ -132,6 +136,59 @@ def validate(experiment: Experiment) -> SystemSpec:
     return spec
 
 
+@dataclass
+class AttachedSystem:
+    """A system `gameday up` is running: addresses and the fault proxy, no process control."""
+
+    topology: Topology
+    toxiproxy: ToxiproxyClient
+
+    @property
+    def toxiproxy_url(self) -> str:
+        """Base URL of the fault proxy's API."""
+        return self.toxiproxy.url
+
+    def url(self, service: str, replica: int = 0) -> str:
+        """Direct base URL of one replica."""
+        return self.topology.process(service, replica).url
+
+    def urls(self, service: str) -> list[str]:
+        """Direct base URLs of every replica of a service."""
+        return [p.url for p in self.topology.replicas(service)]
+
+
+def attach(experiment: Experiment, state_file: Path = STATE_FILE) -> AttachedSystem:
+    """The system `gameday up` runs, checked to be the experiment's and able to take it."""
+    state = read_state(state_file)
+    if state is None or not supervisor_alive(state):
+        raise GamedayError(
+            f"--attach: no running `gameday up` ({state_file} missing or its supervisor gone); "
+            "start one with `gameday up`, or drop --attach to let the run start the system"
+        )
+    if Path(state["system_file"]).resolve() != experiment.system.resolve():
+        raise GamedayError(
+            f"--attach: `gameday up` runs {state['system_file']}, but {experiment.path.name} is "
+            f"for {experiment.system}; start that system or drop --attach"
+        )
+    process_faults = [f.name for f in experiment.faults if f.is_process_fault]
+    if process_faults:
+        raise GamedayError(
+            f"--attach: faults {process_faults} kill or pause processes, which only a run that "
+            "started the system can do (and undo); drop --attach"
+        )
+    topology = Topology.from_json(
+        json.loads((Path(state["run_dir"]) / "topology.json").read_text())
+    )
+    for service, count in experiment.replicas.items():
+        if len(topology.replicas(service)) != count:
+            raise GamedayError(
+                f"--attach: the experiment wants {count} replica(s) of {service}, `gameday up` "
+                f"runs {len(topology.replicas(service))}; restart it with --replicas "
+                f"{service}={count} or drop --attach"
+            )
+    return AttachedSystem(topology, ToxiproxyClient(state["toxiproxy"]))
+
+
 class _Signals:
     """While a run is on, SIGTERM and SIGINT raise Interrupted in the main thread, except
     during cleanup: a second Ctrl-C must not stop the removal of the faults."""
@@ -164,17 +221,19 @@ class _Run:
         spec: SystemSpec,
         run_dir: Path,
         observers: list[Observer],
+        attached: AttachedSystem | None = None,
     ) -> None:
         self.experiment = experiment
         self.spec = spec
         self.run_dir = run_dir
         self.observers = observers
+        self.attached = attached
         self.journal = Journal.create(
             run_dir,
             experiment=experiment.name,
             experiment_file=str(experiment.path),
             system_file=str(experiment.system),
-            owns_system=True,
+            owns_system=attached is None,
         )
         self.load: LoadProcess | None = None
         self.injector: Injector | None = None
@@ -209,11 +268,11 @@ class _Run:
         self.journal.set_window(name, start, end)
 
     # -- faults ---------------------------------------------------------------------------
-    def _inject(self, system: RunningSystem) -> list[tuple[int, list[Action]]]:
+    def _inject(self, topology: Topology) -> list[tuple[int, list[Action]]]:
         assert self.injector is not None
         applied: list[tuple[int, list[Action]]] = []
         for fault in self.experiment.faults:
-            actions = plan_fault(fault, system.topology)
+            actions = plan_fault(fault, topology)
             index = self.journal.begin_fault(fault, actions)
             done: list[Action] = []
             try:
@@ -255,14 +314,22 @@ class _Run:
                 self._notify("fault", fault, "removed")
 
     # -- the run --------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _system(self) -> Iterator[RunningSystem | AttachedSystem]:
+        if self.attached is not None:
+            yield self.attached
+            return
+        replicas = dict(self.experiment.replicas)
+        with start_system(self.spec, run_dir=self.run_dir, replicas=replicas) as system:
+            yield system
+
     def execute(self) -> tuple[ExperimentVerdict, InvariantResult | None]:
         experiment, schedule = self.experiment, self.experiment.schedule
-        with start_system(
-            self.spec, run_dir=self.run_dir, replicas=dict(experiment.replicas)
-        ) as system:
+        with self._system() as system:
             self.journal.set(toxiproxy=system.toxiproxy_url)
             try:
-                self.injector = Injector(system.toxiproxy, system)
+                processes = system if isinstance(system, RunningSystem) else None
+                self.injector = Injector(system.toxiproxy, processes)
                 for fault in experiment.faults:  # resolvable before any load is sent
                     plan_fault(fault, system.topology)
                 public = next(name for name, s in self.spec.services.items() if s.public)
@@ -291,7 +358,7 @@ class _Run:
                 self._wait_until(baseline_end)
                 self._window("baseline", warm_end, baseline_end)
 
-                self._inject(system)
+                self._inject(system.topology)
                 fault_start = time.time()
                 fault_end = fault_start + schedule.fault
                 self._notify("phase", "fault", fault_end)
@@ -323,7 +390,9 @@ class _Run:
                 self.cleanup()
 
 
-def run_invariants(experiment: Experiment, system: RunningSystem, run_dir: Path) -> InvariantResult:
+def run_invariants(
+    experiment: Experiment, system: RunningSystem | AttachedSystem, run_dir: Path
+) -> InvariantResult:
     """Run the invariants command with every service's direct URLs in its environment."""
     assert experiment.invariants is not None
     command = experiment.invariants.command.replace("{python}", shlex.quote(sys.executable))
@@ -363,11 +432,17 @@ def run_experiment(
     run_dir: Path | None = None,
     observers: list[Observer] | None = None,
     write_outputs: Callable[[RunResult, Experiment, Journal], list[Path]] | None = None,
+    attach_to: Path | None = None,
 ) -> RunResult:
-    """Run `experiment` end to end; never leaves a fault or a process behind."""
+    """Run `experiment` end to end; never leaves a fault or a process behind.
+
+    With `attach_to` (a `gameday up` state file) the run uses that running system instead of
+    starting its own: proxy faults only, and the system keeps running afterwards.
+    """
     spec = validate(experiment)
+    attached = attach(experiment, attach_to) if attach_to is not None else None
     run_dir = run_dir or new_run_dir(experiment)
-    run = _Run(experiment, spec, run_dir, observers or [])
+    run = _Run(experiment, spec, run_dir, observers or [], attached)
     result = RunResult(run_dir=run_dir, status="running")
     try:
         with run.signals:

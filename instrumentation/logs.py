@@ -19,6 +19,7 @@ from instrumentation.redaction import redact_target
 
 # Loggers uvicorn configures with their own handlers; their formatters are replaced too.
 SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "gunicorn.error", "gunicorn.access")
+CHATTY_CLIENT_LOGGERS = ("httpx", "httpcore")
 _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message",
     "asctime",
@@ -124,3 +125,8 @@ def configure_json_logs(service: str, level: int | None = None) -> None:
     for logger in (root, *(logging.getLogger(name) for name in SERVER_LOGGERS)):
         for handler in logger.handlers:
             handler.setFormatter(formatter)
+    for name in CHATTY_CLIENT_LOGGERS:
+        # httpx logs every request at INFO, full URL included: a line per call and a leak.
+        chatty = logging.getLogger(name)
+        if chatty.level == logging.NOTSET:
+            chatty.setLevel(logging.WARNING)

@@ -24,29 +24,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("experiments", nargs="+", metavar="EXPERIMENT", help="experiment YAML")
     parser.add_argument("--run-dir", metavar="DIR", help="where outputs go (one experiment only)")
     parser.add_argument("--no-live", action="store_true", help="no live display (for CI logs)")
+    parser.add_argument(
+        "--attach",
+        action="store_true",
+        help="use the system `gameday up` is running instead of starting one (proxy faults only)",
+    )
 
 
-def run_all(experiments: list[Experiment], *, run_dir: Path | None, live: bool) -> list[RunResult]:
+def run_all(
+    experiments: list[Experiment], *, run_dir: Path | None, live: bool, attach: bool = False
+) -> list[RunResult]:
     """Run experiments one after another; stop early when interrupted."""
     import sys
 
     from chaos.display import LiveDisplay
     from chaos.report import write_outputs
     from chaos.runner import run_experiment
+    from chaos.runtime.state import STATE_FILE
 
+    attach_to = STATE_FILE if attach else None
     results = []
     for experiment in experiments:
         if live and sys.stderr.isatty():
             with LiveDisplay(experiment) as display:
                 result = run_experiment(
-                    experiment, run_dir=run_dir, observers=[display], write_outputs=write_outputs
+                    experiment,
+                    run_dir=run_dir,
+                    observers=[display],
+                    write_outputs=write_outputs,
+                    attach_to=attach_to,
                 )
         else:
             print(
                 f"gameday: running {experiment.name} ({experiment.schedule.total:.0f}s)...",
                 flush=True,
             )
-            result = run_experiment(experiment, run_dir=run_dir, write_outputs=write_outputs)
+            result = run_experiment(
+                experiment, run_dir=run_dir, write_outputs=write_outputs, attach_to=attach_to
+            )
         results.append(result)
         if result.exit_code >= 128:
             break
@@ -73,7 +88,10 @@ def run(args: argparse.Namespace) -> int:
         print("gameday run: --run-dir takes one experiment; drop it to get one dir per run")
         return 2
     results = run_all(
-        experiments, run_dir=Path(args.run_dir) if args.run_dir else None, live=not args.no_live
+        experiments,
+        run_dir=Path(args.run_dir) if args.run_dir else None,
+        live=not args.no_live,
+        attach=args.attach,
     )
     print_results(list(zip(experiments, results, strict=False)))
     return worst_exit_code(results)

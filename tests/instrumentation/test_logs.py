@@ -68,3 +68,13 @@ def test_log_once_passes_each_template_once() -> None:
         logger.warning("Queue full, dropping %s.", n)
     logger.warning("another message")
     assert len(stream.getvalue().splitlines()) == 2
+
+
+def test_json_logs_quiet_httpx_request_lines() -> None:
+    from instrumentation.logs import configure_json_logs
+
+    httpx_logger = logging.getLogger("httpx")
+    httpx_logger.setLevel(logging.NOTSET)
+    configure_json_logs("quiet")
+    assert not httpx_logger.isEnabledFor(logging.INFO)
+    assert httpx_logger.isEnabledFor(logging.WARNING)
