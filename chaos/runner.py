@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import shlex
 import signal
@@ -376,7 +377,7 @@ class _Run:
                 self.load.stop()
                 samples = read_run(self.run_dir / LOAD_DIR)
                 phases = Phases(
-                    *(Window(n, *self.windows[n]) for n in ("baseline", "fault", "recovery"))
+                    *(whole_seconds(n, *self.windows[n]) for n in ("baseline", "fault", "recovery"))
                 )
                 assert self.spec.slo is not None
                 verdict = judge(experiment.hypothesis, self.spec.slo, samples, phases)
@@ -388,6 +389,16 @@ class _Run:
                 return verdict, invariants
             finally:
                 self.cleanup()
+
+
+def whole_seconds(name: str, start: float, end: float) -> Window:
+    """The judged window of a phase: only the whole seconds inside it.
+
+    Samples are per wall-clock second; a second cut by the injection belongs half to the
+    baseline and half to the fault, and must be judged in neither.
+    """
+    first, last = math.ceil(start), math.floor(end)
+    return Window(name, float(first), float(max(first, last)))
 
 
 def run_invariants(

@@ -168,3 +168,12 @@ def test_a_degraded_journey_that_succeeds_slowly_is_not_fast() -> None:
     load.add("checkout", range(40, 60), median_ms=60)
     checkout = judge(HYPOTHESIS, SLO, load.samples, PHASES).journeys[1]
     assert any("not fast: p95" in p for p in checkout.problems)
+
+
+def test_phase_windows_keep_only_whole_seconds() -> None:
+    from chaos.runner import whole_seconds
+
+    window = whole_seconds("baseline", 1000.50, 1006.50)
+    assert (window.start, window.end) == (1001.0, 1006.0)
+    assert [s for s in range(998, 1010) if window.contains(s)] == list(range(1001, 1006))
+    assert whole_seconds("fault", 1000.2, 1000.7).seconds == 0

@@ -34,7 +34,7 @@ async def fast() -> dict[str, bool]:
     return {"ok": True}
 
 
-_raw_timeout = os.environ.get("FRONT_TIMEOUT", "0.2")
+_raw_timeout = os.environ.get("FRONT_TIMEOUT", "0.5")
 _timeout = None if _raw_timeout == "none" else float(_raw_timeout)
 _client: httpx.AsyncClient | None = None
 
