@@ -15,14 +15,9 @@ error, Ctrl-C, SIGTERM (a handler turns it into an exception here). After a SIGK
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
-import os
-import shlex
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,15 +27,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
+from chaos.attach import AttachedSystem, attach
 from chaos.errors import FaultInjectionError, GamedayError
 from chaos.experiment import Experiment, Fault, check_against
 from chaos.faults import Action, Injector, plan_fault
+from chaos.invariants import InvariantResult, run_invariants
 from chaos.journal import Journal
-from chaos.runtime.state import STATE_FILE, read_state, supervisor_alive
 from chaos.runtime.system import RunningSystem, start_system
-from chaos.system import SystemSpec, env_name, load_system
+from chaos.system import SystemSpec, load_system
 from chaos.topology import Topology
-from chaos.toxiproxy import ToxiproxyClient
 from chaos.verdict import ExperimentVerdict, Outcome, Phases, judge
 from loadtests.runner import LoadProcess, LoadSpec
 from loadtests.windows import SampleSet, Window, read_run
@@ -66,29 +61,6 @@ class Observer(Protocol):
     def phase(self, name: str, ends_at: float) -> None: ...
     def fault(self, fault: Fault, state: str) -> None: ...
     def tick(self, samples: SampleSet, now: float) -> None: ...
-
-
-@dataclass
-class InvariantResult:
-    """What the invariants command said."""
-
-    command: str
-    exit_code: int | None
-    output: str
-
-    @property
-    def passed(self) -> bool:
-        """True when the command exited 0."""
-        return self.exit_code == 0
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready."""
-        return {
-            "command": self.command,
-            "exit_code": self.exit_code,
-            "passed": self.passed,
-            "output": self.output[-4000:],
-        }
 
 
 @dataclass
@@ -135,59 +107,6 @@ def validate(experiment: Experiment) -> SystemSpec:
             f"{experiment.system} marks no service public: true; the load needs an entry point"
         )
     return spec
-
-
-@dataclass
-class AttachedSystem:
-    """A system `gameday up` is running: addresses and the fault proxy, no process control."""
-
-    topology: Topology
-    toxiproxy: ToxiproxyClient
-
-    @property
-    def toxiproxy_url(self) -> str:
-        """Base URL of the fault proxy's API."""
-        return self.toxiproxy.url
-
-    def url(self, service: str, replica: int = 0) -> str:
-        """Direct base URL of one replica."""
-        return self.topology.process(service, replica).url
-
-    def urls(self, service: str) -> list[str]:
-        """Direct base URLs of every replica of a service."""
-        return [p.url for p in self.topology.replicas(service)]
-
-
-def attach(experiment: Experiment, state_file: Path = STATE_FILE) -> AttachedSystem:
-    """The system `gameday up` runs, checked to be the experiment's and able to take it."""
-    state = read_state(state_file)
-    if state is None or not supervisor_alive(state):
-        raise GamedayError(
-            f"--attach: no running `gameday up` ({state_file} missing or its supervisor gone); "
-            "start one with `gameday up`, or drop --attach to let the run start the system"
-        )
-    if Path(state["system_file"]).resolve() != experiment.system.resolve():
-        raise GamedayError(
-            f"--attach: `gameday up` runs {state['system_file']}, but {experiment.path.name} is "
-            f"for {experiment.system}; start that system or drop --attach"
-        )
-    process_faults = [f.name for f in experiment.faults if f.is_process_fault]
-    if process_faults:
-        raise GamedayError(
-            f"--attach: faults {process_faults} kill or pause processes, which only a run that "
-            "started the system can do (and undo); drop --attach"
-        )
-    topology = Topology.from_json(
-        json.loads((Path(state["run_dir"]) / "topology.json").read_text())
-    )
-    for service, count in experiment.replicas.items():
-        if len(topology.replicas(service)) != count:
-            raise GamedayError(
-                f"--attach: the experiment wants {count} replica(s) of {service}, `gameday up` "
-                f"runs {len(topology.replicas(service))}; restart it with --replicas "
-                f"{service}={count} or drop --attach"
-            )
-    return AttachedSystem(topology, ToxiproxyClient(state["toxiproxy"]))
 
 
 class _Signals:
@@ -399,42 +318,6 @@ def whole_seconds(name: str, start: float, end: float) -> Window:
     """
     first, last = math.ceil(start), math.floor(end)
     return Window(name, float(first), float(max(first, last)))
-
-
-def run_invariants(
-    experiment: Experiment, system: RunningSystem | AttachedSystem, run_dir: Path
-) -> InvariantResult:
-    """Run the invariants command with every service's direct URLs in its environment."""
-    assert experiment.invariants is not None
-    command = experiment.invariants.command.replace("{python}", shlex.quote(sys.executable))
-    command = command.replace("{run_dir}", shlex.quote(str(run_dir)))
-    env = {
-        **os.environ,
-        "GAMEDAY_RUN_DIR": str(run_dir),
-        "GAMEDAY_TOPOLOGY": str(run_dir / "topology.json"),
-    }
-    for service in system.topology.services:
-        env[f"{env_name(service)}_URLS"] = ",".join(system.urls(service))
-    try:
-        done = subprocess.run(
-            shlex.split(command),
-            env=env,
-            cwd=system.topology.root,
-            capture_output=True,
-            text=True,
-            timeout=experiment.invariants.timeout,
-            stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired as exc:
-        output = (
-            (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        )
-        return InvariantResult(
-            command, None, f"timed out after {experiment.invariants.timeout:.0f}s\n{output}"
-        )
-    except OSError as exc:
-        return InvariantResult(command, None, f"could not run: {exc}")
-    return InvariantResult(command, done.returncode, done.stdout + done.stderr)
 
 
 def run_experiment(

@@ -78,7 +78,7 @@ def worst_exit_code(results: list[RunResult]) -> int:
 def run(args: argparse.Namespace) -> int:
     """Validate every experiment, then run them."""
     from chaos.commands.output import print_results
-    from chaos.experiment import load_experiment
+    from chaos.experiment_file import load_experiment
     from chaos.runner import validate
 
     experiments = [load_experiment(path) for path in args.experiments]

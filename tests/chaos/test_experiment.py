@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from chaos.errors import ExperimentInvalid
-from chaos.experiment import check_against, load_experiment
+from chaos.experiment import check_against
+from chaos.experiment_file import load_experiment
 from chaos.target import FaultTarget
 
 VALID = """\

@@ -73,8 +73,17 @@ def test_log_once_passes_each_template_once() -> None:
 def test_json_logs_quiet_httpx_request_lines() -> None:
     from instrumentation.logs import configure_json_logs
 
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers), [h.formatter for h in root.handlers])
     httpx_logger = logging.getLogger("httpx")
     httpx_logger.setLevel(logging.NOTSET)
-    configure_json_logs("quiet")
-    assert not httpx_logger.isEnabledFor(logging.INFO)
-    assert httpx_logger.isEnabledFor(logging.WARNING)
+    try:
+        configure_json_logs("quiet")
+        assert not httpx_logger.isEnabledFor(logging.INFO)
+        assert httpx_logger.isEnabledFor(logging.WARNING)
+    finally:  # the test process's own logging is left as it was
+        root.setLevel(saved[0])
+        root.handlers = saved[1]
+        for handler, formatter in zip(saved[1], saved[2], strict=True):
+            handler.setFormatter(formatter)
+        httpx_logger.setLevel(logging.NOTSET)

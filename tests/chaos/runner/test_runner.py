@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from chaos.experiment import load_experiment
+from chaos.experiment_file import load_experiment
 from chaos.journal import Journal
 from chaos.report import write_outputs
 from chaos.runner import run_experiment
