@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import httpx
+from opentelemetry import trace
 from prometheus_client import CollectorRegistry
 
 from instrumentation.metrics import HttpMetrics, http_metrics, method_label, status_label
@@ -34,7 +35,11 @@ class _Recorder:
         child = self._children.get(key)
         if child is None:
             child = self._children[key] = self._histogram.labels(self.dependency, *key)
-        child.observe(seconds)
+        context = trace.get_current_span().get_span_context()
+        if context.trace_flags.sampled:
+            child.observe(seconds, {"trace_id": format(context.trace_id, "032x")})
+        else:
+            child.observe(seconds)
 
 
 class MetricsTransport(httpx.AsyncBaseTransport):

@@ -66,3 +66,19 @@ def test_sync_transport_and_label_safety() -> None:
     assert registry.get_sample_value(COUNT, _labels("200", "")) == 1
     with pytest.raises(ValueError, match="dependency name 'http://x/' must be a short name"):
         dependency_client("http://x/")
+
+
+def test_client_exemplars_carry_the_callers_trace_id(spans: object) -> None:
+    from opentelemetry import trace
+    from prometheus_client.openmetrics.exposition import generate_latest
+
+    registry = CollectorRegistry()
+    with serve_in_thread(_app()) as url:
+        transport = SyncMetricsTransport("payments", registry=registry)
+        with (
+            trace.get_tracer("test").start_as_current_span("caller") as span,
+            httpx.Client(transport=transport, base_url=url) as client,
+        ):
+            client.get("/ok")
+    trace_id = format(span.get_span_context().trace_id, "032x")
+    assert f'# {{trace_id="{trace_id}"}}' in generate_latest(registry).decode()
