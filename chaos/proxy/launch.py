@@ -254,11 +254,17 @@ def run_foreground(
 
     from chaos.proxy.config import load_config_file
 
+    level_name = os.environ.get("LOG_LEVEL", "INFO").upper()
+    level = logging.getLevelName(level_name)
     logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        level=level if isinstance(level, int) else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not isinstance(level, int):
+        logging.getLogger("chaos.proxy").warning(
+            "LOG_LEVEL=%s is not a level (DEBUG, INFO, WARNING, ERROR); using INFO", level_name
+        )
     if config:
         options["proxies"] = load_config_file(config)
     _raise_fd_limit()

@@ -22,8 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
+from chaos.proxy.channel import Channel, Chunk, Item, Sink, Waiter, now
 from chaos.proxy.endpoint import SPLICE_FLAGS, Endpoint, Pipe, PipePool
-from chaos.proxy.stages import Channel, Chunk, Item, Sink, Stage, Waiter, now
+from chaos.proxy.stages import Stage
 from chaos.proxy.timers import Timers
 from chaos.proxy.toxics import CHUNK_SIZE, Direction, Toxic
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -82,6 +84,24 @@ def test_non_loopback_host_needs_allow_remote(host: str) -> None:
     assert f"non-loopback host {host!r}" in result.stderr
     assert "--allow-remote" in result.stderr
     assert result.stdout == ""
+
+
+def test_a_busy_port_is_reported_not_raised() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as squatter:
+        port = squatter.getsockname()[1]
+        result = gameday("proxy", "--port", str(port))
+    assert result.returncode == 2
+    assert f"listen tcp 127.0.0.1:{port}: bind: address already in use" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_log_level_falls_back_to_info() -> None:
+    env = {**os.environ, "LOG_LEVEL": "chatty"}
+    with spawn_subprocess(env=env, stderr=subprocess.PIPE) as proc:
+        assert ToxiproxyClient(proc.url).running()
+        proc.stop()
+        assert proc.process.stderr is not None
+        assert b"LOG_LEVEL=CHATTY is not a level" in proc.process.stderr.read()
 
 
 def test_command_module_is_light_and_documented() -> None:
