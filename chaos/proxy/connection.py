@@ -136,7 +136,7 @@ class Connection:
             self._finish()
 
     def source_failed(self, link: Link, exc: OSError) -> None:
-        """Reading the source failed (reset by peer, or a toxic crashed): that socket is gone."""
+        """Reading the source failed (reset by peer): that socket is gone for both links."""
         link.source.abort()
         self._broken(link.source, exc)
 

@@ -227,6 +227,8 @@ def spawn_subprocess(
         yield running
     finally:
         running.stop()
+        if process.stderr is not None:
+            process.stderr.close()
 
 
 def _raise_fd_limit() -> None:

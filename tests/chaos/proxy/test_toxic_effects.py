@@ -279,3 +279,38 @@ def test_removing_a_latency_toxic_releases_queued_data_in_order(api: Api, echo: 
         got = recv_exactly(sock, 200)
         assert time.monotonic() - start < 1.5
     assert got == b"".join(f"{i:04d}".encode() for i in range(50))
+
+
+# -- toxicity ------------------------------------------------------------------------------------
+
+
+def test_toxicity_is_a_coin_per_connection(api: Api, echo: Peer) -> None:
+    port = api.proxy("echo", echo.address)
+    api.toxic("echo", "latency", toxicity=0.5, attributes={"latency": 300})
+    durations: list[float] = []
+    threads = [
+        threading.Thread(target=lambda: durations.append(round_trip(port))) for _ in range(24)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    slow = sum(d >= 0.3 for d in durations)
+    assert len(durations) == 24
+    assert 3 <= slow <= 21, durations  # seeded server: both outcomes occur
+
+
+def test_removing_a_timeout_closes_only_where_it_acted(api: Api, echo: Peer) -> None:
+    port = api.proxy("echo", echo.address)
+    api.toxic("echo", "timeout", toxicity=0.0, attributes={"timeout": 0})
+    with connect(port) as sock:
+        api.delete("/proxies/echo/toxics/timeout_downstream")
+        sock.sendall(b"still open")
+        assert recv_exactly(sock, 10) == b"still open"
+
+
+def test_a_reset_peer_that_lost_its_draw_closes_with_fin(api: Api, make_peer: MakePeer) -> None:
+    port = api.proxy("src", make_peer(sender(b"bye")).address)
+    api.toxic("src", "reset_peer", toxicity=0.0)
+    with connect(port) as sock:
+        assert recv_all(sock) == b"bye"  # EOF, not ECONNRESET
