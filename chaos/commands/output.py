@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -16,7 +17,8 @@ def print_results(runs: list[tuple[Experiment, RunResult]], console: Console | N
     """One table of every journey verdict, then where each report is."""
     from chaos.report import HEADER, SUMMARY, journey_row
 
-    console = console or Console()
+    # Not a terminal (CI logs, pipes): wide enough that the table does not wrap.
+    console = console or (Console() if sys.stdout.isatty() else Console(width=140))
     table = Table(title="gameday verdicts", show_lines=False)
     for column in ("experiment", *HEADER):
         table.add_column(column)
