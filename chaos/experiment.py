@@ -28,7 +28,9 @@ from pathlib import Path
 from typing import Literal
 
 from chaos.errors import ExperimentInvalid
+from chaos.system import SystemSpec, target_problem
 from chaos.target import FaultTarget
+from chaos.yamldoc import suggest
 
 FaultKind = Literal[
     "latency",
@@ -153,44 +155,24 @@ class Experiment:
         return self.hypothesis.steady + tuple(d.journey for d in self.hypothesis.degraded)
 
 
-def check_against(
-    experiment: Experiment,
-    *,
-    replicas: Mapping[str, int],
-    edges: set[tuple[str, str]],
-    journeys: set[str],
-    system_source: str,
-) -> None:
+def check_against(experiment: Experiment, spec: SystemSpec) -> None:
     """Check names against the system: services, replica indexes, edges and journeys."""
-    services = set(replicas)
+    source = spec.source
+    components = spec.components
     for service in experiment.replicas:
-        if service not in services:
+        if service not in components:
             raise ExperimentInvalid(
-                f"{experiment.path}: replicas names {service!r}, which {system_source} does not "
-                f"define; services are {', '.join(sorted(services))}"
+                f"{experiment.path}: replicas names {service!r}, which {source} does not "
+                f"define{suggest(service, components)}; services are {', '.join(components)}"
             )
     for fault in experiment.faults:
-        target = fault.target
-        if target.service not in services:
-            raise ExperimentInvalid(
-                f"{fault.where}: target {target!r}: no service {target.service!r} in "
-                f"{system_source}; services are {', '.join(sorted(services))}"
-            )
-        count = experiment.replicas.get(target.service, replicas[target.service])
-        if target.replica is not None and target.replica >= count:
-            raise ExperimentInvalid(
-                f"{fault.where}: target {target!r}: {target.service} has {count} "
-                f"replica(s), numbered from 0 to {count - 1}"
-            )
-        if target.caller is not None and (target.caller, target.service) not in edges:
-            raise ExperimentInvalid(
-                f"{fault.where}: target {target!r}: {target.caller} does not depend "
-                f"on {target.service} in {system_source}; add it to depends_on or pick an edge "
-                "that exists"
-            )
+        problem = target_problem(spec, fault.target, experiment.replicas.get(fault.target.service))
+        if problem:
+            raise ExperimentInvalid(f"{fault.where}: target {fault.target}: {problem} ({source})")
     for journey in experiment.journeys:
-        if journey not in journeys:
+        if journey not in spec.journeys:
+            known = ", ".join(spec.journeys) or "(none)"
             raise ExperimentInvalid(
                 f"{experiment.path}: hypothesis names journey {journey!r}, which has no SLO in "
-                f"{system_source}; journeys are {', '.join(sorted(journeys)) or '(none)'}"
+                f"{source}{suggest(journey, spec.journeys)}; journeys are {known}"
             )

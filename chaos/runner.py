@@ -90,16 +90,7 @@ def new_run_dir(experiment: Experiment, root: Path = RUNS_DIR) -> Path:
 def validate(experiment: Experiment) -> SystemSpec:
     """Load the experiment's system and check the experiment against it (before any action)."""
     spec = load_system(experiment.system)
-    replicas = {name: s.replicas for name, s in spec.services.items()}
-    replicas.update({name: 1 for name in spec.infrastructure})
-    edges = {(name, dep) for name, s in spec.services.items() for dep in s.depends_on}
-    check_against(
-        experiment,
-        replicas=replicas,
-        edges=edges,
-        journeys=set(spec.journeys),
-        system_source=str(experiment.system),
-    )
+    check_against(experiment, spec)
     if spec.slo is None:
         raise GamedayError(f"{experiment.system} has no journeys: an experiment needs their SLOs")
     if not any(s.public for s in spec.services.values()):

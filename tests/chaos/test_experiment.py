@@ -9,6 +9,7 @@ import pytest
 from chaos.errors import ExperimentInvalid
 from chaos.experiment import check_against
 from chaos.experiment_file import load_experiment
+from chaos.system import parse_system
 from chaos.target import FaultTarget
 
 VALID = """\
@@ -121,24 +122,37 @@ def test_bad_yaml_and_missing_file(tmp_path: Path) -> None:
         load_experiment(tmp_path / "missing.yaml")
 
 
+SYSTEM = """\
+name: shop
+services:
+  gateway: {command: "run {port}", depends_on: [orders], public: true}
+  orders: {command: "run {port}", depends_on: [inventory, payments]}
+  inventory: {command: "run {port}"}
+  payments: {command: "run {port}", replicas: 2}
+journeys:
+  browse: {p95: 300ms}
+  product: {p95: 300ms}
+  checkout: {p95: 800ms}
+"""
+
+
 def test_checked_against_the_system(tmp_path: Path) -> None:
     experiment = load_experiment(_write(tmp_path, VALID))
-    system = {
-        "replicas": {"payments": 2, "orders": 1, "inventory": 1, "gateway": 1},
-        "edges": {("orders", "inventory"), ("orders", "payments")},
-        "journeys": {"browse", "product", "checkout"},
-        "system_source": "system.yaml",
-    }
-    check_against(experiment, **system)  # type: ignore[arg-type]
+    check_against(experiment, parse_system(SYSTEM, source="system.yaml"))
 
-    bad_edge = {**system, "edges": {("orders", "payments")}}
+    no_edge = SYSTEM.replace("depends_on: [inventory, payments]", "depends_on: [payments]")
     with pytest.raises(ExperimentInvalid, match="orders does not depend on inventory"):
-        check_against(experiment, **bad_edge)  # type: ignore[arg-type]
-    no_journey = {**system, "journeys": {"browse", "checkout"}}
+        check_against(experiment, parse_system(no_edge, source="system.yaml"))
+    no_journey = SYSTEM.replace("  product: {p95: 300ms}\n", "")
     with pytest.raises(ExperimentInvalid, match="journey 'product', which has no SLO"):
-        check_against(experiment, **no_journey)  # type: ignore[arg-type]
-    two_replicas = load_experiment(_write(tmp_path, VALID.replace("replicas: {payments: 3}\n", "")))
+        check_against(experiment, parse_system(no_journey, source="system.yaml"))
+    two = load_experiment(_write(tmp_path, VALID.replace("replicas: {payments: 3}\n", "")))
+    with pytest.raises(ExperimentInvalid, match=r"payments has 2 replica\(s\), numbered from 0"):
+        check_against(two, parse_system(SYSTEM, source="system.yaml"))
+    unknown = load_experiment(
+        _write(tmp_path, VALID.replace("replicas: {payments: 3}", "replicas: {paymnts: 3}"))
+    )
     with pytest.raises(
-        ExperimentInvalid, match=r"payments has 2 replica\(s\), numbered from 0 to 1"
+        ExperimentInvalid, match=r"replicas names 'paymnts'.*did you mean 'payments'"
     ):
-        check_against(two_replicas, **system)  # type: ignore[arg-type]
+        check_against(unknown, parse_system(SYSTEM, source="system.yaml"))
