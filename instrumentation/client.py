@@ -6,7 +6,10 @@ Callers reach a dependency through addresses that change (proxies, replicas), so
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -14,6 +17,11 @@ from opentelemetry import trace
 from prometheus_client import CollectorRegistry
 
 from instrumentation.metrics import HttpMetrics, http_metrics, method_label, status_label
+
+
+@dataclass
+class _Call:
+    status: int | None = None
 
 
 class _Recorder:
@@ -26,6 +34,18 @@ class _Recorder:
         self.dependency = dependency
         self._histogram = metrics.client_duration
         self._children: dict[tuple[str, str, str], Any] = {}
+
+    @contextlib.contextmanager
+    def measure(self, method: str) -> Iterator[_Call]:
+        """Time the block; it sets `call.status`, or raises and is recorded as its error."""
+        call = _Call()
+        start = time.perf_counter()
+        try:
+            yield call
+        except Exception as exc:
+            self.record(method, time.perf_counter() - start, None, type(exc).__name__)
+            raise
+        self.record(method, time.perf_counter() - start, call.status, "")
 
     def record(self, method: str, seconds: float, status: int | None, error: str) -> None:
         status_text = "" if status is None else status_label(status)
@@ -56,15 +76,9 @@ class MetricsTransport(httpx.AsyncBaseTransport):
         self._transport = transport if transport is not None else httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        start = time.perf_counter()
-        try:
+        with self._recorder.measure(request.method) as call:
             response = await self._transport.handle_async_request(request)
-        except Exception as exc:
-            self._recorder.record(
-                request.method, time.perf_counter() - start, None, type(exc).__name__
-            )
-            raise
-        self._recorder.record(request.method, time.perf_counter() - start, response.status_code, "")
+            call.status = response.status_code
         return response
 
     async def aclose(self) -> None:
@@ -85,15 +99,9 @@ class SyncMetricsTransport(httpx.BaseTransport):
         self._transport = transport if transport is not None else httpx.HTTPTransport()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        start = time.perf_counter()
-        try:
+        with self._recorder.measure(request.method) as call:
             response = self._transport.handle_request(request)
-        except Exception as exc:
-            self._recorder.record(
-                request.method, time.perf_counter() - start, None, type(exc).__name__
-            )
-            raise
-        self._recorder.record(request.method, time.perf_counter() - start, response.status_code, "")
+            call.status = response.status_code
         return response
 
     def close(self) -> None:
