@@ -37,8 +37,10 @@ from chaos.runtime.system import RunningSystem, start_system
 from chaos.system import SystemSpec, load_system
 from chaos.topology import Topology
 from chaos.verdict import ExperimentVerdict, Outcome, Phases, judge
+from loadtests.errors import LoadtestError
 from loadtests.runner import LoadProcess, LoadSpec
-from loadtests.windows import SampleSet, Window, read_run
+from loadtests.samples import SAMPLES_FILE
+from loadtests.windows import SampleSet, SamplesFollower, Window, read_run
 
 logger = logging.getLogger(__name__)
 
@@ -150,6 +152,7 @@ class _Run:
         self.injector: Injector | None = None
         self.windows: dict[str, tuple[float, float]] = {}
         self.signals = _Signals()
+        self.follower = SamplesFollower(run_dir / LOAD_DIR / SAMPLES_FILE)  # for the live view
 
     # -- observers ------------------------------------------------------------------------
     def _notify(self, method: str, *args: Any) -> None:
@@ -171,8 +174,8 @@ class _Run:
                 )
             time.sleep(min(0.5, deadline - now))
             if self.observers and self.load is not None:
-                with contextlib.suppress(GamedayError, OSError, ValueError):
-                    self._notify("tick", read_run(self.run_dir / LOAD_DIR), time.time())
+                with contextlib.suppress(LoadtestError, OSError, ValueError):
+                    self._notify("tick", self.follower.poll(), time.time())
 
     def _window(self, name: str, start: float, end: float) -> None:
         self.windows[name] = (start, end)

@@ -284,6 +284,44 @@ def read_samples(path: Path | str) -> SampleSet:
     return samples
 
 
+class SamplesFollower:
+    """Reads a samples file while it grows: each poll parses only the complete new lines.
+
+    For live views, which would otherwise re-read the whole file every second.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.samples = SampleSet()
+        self._offset = 0
+        self._lines = 0
+
+    def poll(self) -> SampleSet:
+        """Add the lines written since the last poll; a missing file is simply not there yet."""
+        try:
+            with self.path.open("rb") as handle:
+                handle.seek(self._offset)
+                data = handle.read()
+        except FileNotFoundError:
+            return self.samples
+        complete = data[: data.rfind(b"\n") + 1]  # a torn last line waits for the next poll
+        self._offset += len(complete)
+        for raw in complete.decode("utf-8").splitlines():
+            self._lines += 1
+            if not raw.strip():
+                continue
+            where = f"{self.path}:{self._lines}"
+            try:
+                line = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise SamplesInvalid(f"{where}: not JSON ({exc.msg})") from exc
+            if self._lines == 1:
+                _check_header(line, where)
+            else:
+                self.samples.add(parse_line(line, where))
+        return self.samples
+
+
 def read_run(run_dir: Path | str) -> SampleSet:
     """The samples of the run written to `run_dir` (its samples.jsonl)."""
     return read_samples(Path(run_dir) / SAMPLES_FILE)

@@ -204,3 +204,21 @@ def test_failure_kinds_merge_and_stay_bounded() -> None:
         many.record(1.0, failed=True, error=f"E{code}")
     assert len(many.errors) == MAX_ERROR_KINDS + 1
     assert many.errors[OTHER_ERROR] == 5
+
+
+def test_a_follower_reads_only_complete_new_lines(tmp_path: Path) -> None:
+    from loadtests.samples import HEADER, Sample
+    from loadtests.windows import SamplesFollower
+
+    path = tmp_path / "samples.jsonl"
+    follower = SamplesFollower(path)
+    assert follower.poll().journeys == ()  # not written yet
+    one = Sample("browse", 10)
+    one.record(5.0, failed=False)
+    line = json.dumps(one.to_line())
+    path.write_text(json.dumps(HEADER) + "\n" + line + "\n" + line[:20])  # a torn last line
+    assert follower.poll().stats("browse").count == 1
+    with path.open("a") as handle:
+        handle.write(line[20:] + "\n")
+    assert follower.poll().stats("browse").count == 2
+    assert follower.poll().stats("browse").count == 2  # nothing new, nothing counted twice

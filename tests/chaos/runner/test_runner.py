@@ -24,11 +24,30 @@ from chaos.runner import run_experiment
 from chaos.runtime.process import pids_with_env
 from chaos.toxiproxy import ToxiproxyClient
 from chaos.verdict import Outcome
+from loadtests.windows import SampleSet
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent.parent
 
 pytestmark = pytest.mark.slow
+
+
+class Watcher:
+    """An observer recording what a live view would show."""
+
+    def __init__(self) -> None:
+        self.phases: list[str] = []
+        self.faults: list[str] = []
+        self.journeys: set[str] = set()
+
+    def phase(self, name: str, ends_at: float) -> None:
+        self.phases.append(name)
+
+    def fault(self, fault: object, state: str) -> None:
+        self.faults.append(state)
+
+    def tick(self, samples: SampleSet, now: float) -> None:
+        self.journeys.update(samples.journeys)
 
 
 def _leftovers(run_dir: Path) -> list[int]:
@@ -37,10 +56,17 @@ def _leftovers(run_dir: Path) -> list[int]:
 
 def test_a_fault_the_system_isolates_passes(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
+    seen = Watcher()
     result = run_experiment(
-        load_experiment(HERE / "slow-back.yaml"), run_dir=run_dir, write_outputs=write_outputs
+        load_experiment(HERE / "slow-back.yaml"),
+        run_dir=run_dir,
+        write_outputs=write_outputs,
+        observers=[seen],
     )
     assert result.status == "completed", result.error
+    assert seen.phases == ["warm-up", "baseline", "fault", "recovery", "judging"]
+    assert seen.faults == ["applied", "removed"]
+    assert seen.journeys == {"fast", "dep"}  # the live view saw the samples as they came
     assert result.verdict is not None
     problems = {j.journey: j.problems for j in result.verdict.journeys}
     assert result.verdict.outcome is Outcome.HELD, problems
