@@ -41,7 +41,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from chaos.proxy import spawn_subprocess
-from chaos.toxiproxy import ToxiproxyClient
+from chaos.proxy.client import ToxiproxyClient
 
 REQUEST = b"GET /item HTTP/1.1\r\nHost: bench\r\n\r\n"
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"

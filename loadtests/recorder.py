@@ -31,6 +31,7 @@ from locust.runners import (
     WorkerRunner,
 )
 
+from chaos.judgement.slo import evaluate
 from loadtests.errors import LoadtestError
 from loadtests.openmodel import arrival_dropped_hook
 from loadtests.options import GamedayOptions, from_namespace
@@ -42,7 +43,6 @@ from loadtests.samples import (
     failure_kind,
 )
 from loadtests.slo import load_slo
-from loadtests.verdict import evaluate
 from loadtests.windows import SampleSet, read_samples
 
 logger = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from chaos.errors import RuntimeFailure
-from chaos.topology import ProcessPlan
+from chaos.system.topology import ProcessPlan
 
 _POLL = 0.02
 

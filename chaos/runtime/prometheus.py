@@ -18,7 +18,7 @@ import yaml
 
 from chaos.errors import RuntimeFailure
 from chaos.net import LOOPBACK
-from chaos.topology import ProcessPlan
+from chaos.system.topology import ProcessPlan
 
 NAME = "gameday-prometheus"
 INSTALL_HINT = (

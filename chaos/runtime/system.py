@@ -30,14 +30,14 @@ from typing import Any
 
 from chaos.errors import ConfigInvalid, RuntimeFailure
 from chaos.net import LOOPBACK, free_port
+from chaos.proxy.client import ProxySpec, ToxiproxyClient
 from chaos.runtime import prometheus as prom
 from chaos.runtime.events import Event, EventLog
 from chaos.runtime.health import describe, probe, wait_ready
 from chaos.runtime.process import Child, stop_groups, tail
 from chaos.runtime.supervisor import BACKOFF, PAUSED, RUNNING, STOPPED, Backoff, Replica, Supervisor
-from chaos.system import SystemSpec, load_system
-from chaos.topology import ProcessPlan, Topology, file_sd_targets, resolve_topology
-from chaos.toxiproxy import ProxySpec, ToxiproxyClient
+from chaos.system.model import SystemSpec, load_system
+from chaos.system.topology import ProcessPlan, Topology, file_sd_targets, resolve_topology
 
 PROXY_NAME = "gameday-proxy"
 RUNS_ROOT = Path(".gameday") / "runs"

@@ -116,7 +116,8 @@ def test_notifications_exactly_once_across_a_nats_restart(shop: RunningSystem):
 
 
 def test_the_audit_command_as_the_experiment_runner_runs_it(shop: RunningSystem):
-    # chaos.runner gives the invariants command every service's direct URLs as <SERVICE>_URLS.
+    # chaos.experiment.runner gives the invariants command every service's direct URLs as
+    # <SERVICE>_URLS.
     env = {
         **os.environ,
         **{f"{s.upper()}_URLS": ",".join(shop.urls(s)) for s in shop.spec.services},

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from chaos.runtime import start_system
-from chaos.system import SystemSpec, load_system
+from chaos.system.model import SystemSpec, load_system
 from tests.sample_system.test_e2e import KEY, SYSTEM_FILE, audited, checkout, eventually
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,7 @@ import pytest
 
 from chaos.net import free_port
 from chaos.proxy import spawn_subprocess
-from chaos.toxiproxy import ToxiproxyClient
+from chaos.proxy.client import ToxiproxyClient
 from tests.chaos.proxy.helpers import Peer, connect
 
 

@@ -1,0 +1,1 @@
+"""Faults: the undoable actions they become, the journal that records them, rollback."""

@@ -1,0 +1,191 @@
+"""The system file: typed records, and `load_system` (reading in chaos/system/file.py).
+
+    spec = load_system("sample_system/system.yaml")
+    spec.services["payments"].replicas          # 2
+    spec.services["orders"].depends_on          # ("inventory", "payments", "nats")
+    spec.infrastructure["nats"].health          # "tcp"
+
+Every error is a SystemFileInvalid naming file:line, the offending value and what to write
+instead. The format is described in docs/system-file.md; journeys use the SLO keys of
+`loadtests.slo` and are validated by it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chaos.errors import ConfigInvalid
+from chaos.system.target import FaultTarget
+from chaos.yamldoc import suggest
+from loadtests.slo import SloSpec
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceSpec:
+    """A service or an infrastructure process, as written in the system file."""
+
+    name: str
+    command: tuple[str, ...]
+    replicas: int = 1
+    health: str = "/readyz"
+    depends_on: tuple[str, ...] = ()
+    public: bool = False
+    env: Mapping[str, str] = field(default_factory=dict)
+    metrics: str | None = "/metrics"
+    scheme: str = "http"
+    infrastructure: bool = False
+    where: str = "<memory>"
+
+    @property
+    def section(self) -> str:
+        """`services.<name>` or `infrastructure.<name>`, as in error messages."""
+        return f"{'infrastructure' if self.infrastructure else 'services'}.{self.name}"
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    """The fault of an expectation: a target, a kind (`down`, `latency`, ...) and parameters."""
+
+    target: FaultTarget
+    kind: str
+    params: Mapping[str, object]
+    where: str
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """An isolation claim: under `fault`, these journeys hold and those may degrade."""
+
+    fault: FaultSpec
+    unaffected: tuple[str, ...]
+    degraded: tuple[str, ...]
+    where: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SystemSpec:
+    """A whole system file: services, infrastructure, journeys (SLOs) and expectations."""
+
+    name: str
+    source: str
+    root: str
+    services: Mapping[str, ServiceSpec]
+    infrastructure: Mapping[str, ServiceSpec] = field(default_factory=dict)
+    slo: SloSpec | None = None
+    expectations: tuple[Expectation, ...] = ()
+
+    @property
+    def components(self) -> dict[str, ServiceSpec]:
+        """Infrastructure then services, by name."""
+        return {**self.infrastructure, **self.services}
+
+    @property
+    def journeys(self) -> tuple[str, ...]:
+        """The journeys named under `journeys:` (empty when there is none)."""
+        return self.slo.named_journeys if self.slo is not None else ()
+
+    def component(self, name: str) -> ServiceSpec:
+        """A service or infrastructure process by name; ConfigInvalid names the choices."""
+        found = self.components.get(name)
+        if found is None:
+            known = ", ".join(self.components)
+            raise ConfigInvalid(
+                f"{name!r} is not a service of system {self.name!r}"
+                f"{suggest(name, self.components)}; it has {known}"
+            )
+        return found
+
+
+def project_root(path: Path) -> Path:
+    """The nearest directory above `path` holding pyproject.toml, setup.py or .git."""
+    start = path.resolve().parent
+    for folder in (start, *start.parents):
+        if any((folder / marker).exists() for marker in ("pyproject.toml", "setup.py", ".git")):
+            return folder
+    return start
+
+
+def env_name(service: str) -> str:
+    """A name as variables spell it: upper-cased, `-` as `_` (reviews-db: REVIEWS_DB)."""
+    return service.upper().replace("-", "_")
+
+
+def urls_env(service: str) -> str:
+    """`<NAME>_URLS`: the variable that lists a dependency's addresses."""
+    return f"{env_name(service)}_URLS"
+
+
+def load_system(path: str | os.PathLike[str]) -> SystemSpec:
+    """Read and validate a system file; raises SystemFileInvalid naming file:line and the fix."""
+    from chaos.system.file import read_system_file  # the reader builds the records above
+
+    return read_system_file(Path(path))
+
+
+def parse_system(text: str, *, source: str = "<string>", root: Path | None = None) -> SystemSpec:
+    """Validate system-file `text`; errors name `source`:line."""
+    from chaos.system.file import parse_system_text
+
+    return parse_system_text(text, source=source, root=root)
+
+
+def target_problem(spec: SystemSpec, target: FaultTarget, replicas: int | None = None) -> str:
+    """Why `target` names nothing in `spec` ('' when it is fine); `replicas` overrides the count."""
+    components = spec.components
+    if target.service not in components:
+        return (
+            f"{target.service!r} is not a service{suggest(target.service, components)}; "
+            f"known: {', '.join(components)}"
+        )
+    callee = components[target.service]
+    if target.kind == "replica":
+        count = replicas if replicas is not None else callee.replicas
+        if target.replica is None or target.replica >= count:
+            return (
+                f"{target.service} has {count} replica(s), numbered from 0; "
+                f"write {target.service}/0 to {target.service}/{count - 1}"
+            )
+    if target.kind == "edge":
+        caller = spec.services.get(target.caller or "")
+        if caller is None:
+            return (
+                f"caller {target.caller!r} is not a service"
+                f"{suggest(target.caller or '', spec.services)}; known: {', '.join(spec.services)}"
+            )
+        if target.service not in caller.depends_on:
+            deps = ", ".join(caller.depends_on) or "nothing"
+            return (
+                f"{caller.name} does not depend on {target.service} (it depends on {deps}); "
+                "an edge must follow depends_on"
+            )
+    return ""
+
+
+def find_cycle(graph: Mapping[str, tuple[str, ...]]) -> list[str]:
+    """A dependency cycle as [a, b, ..., a], or [] when the graph has none."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        path.append(node)
+        for dep in graph.get(node, ()):
+            if state.get(dep) == 1:
+                return [*path[path.index(dep) :], dep]
+            if dep not in state:
+                found = visit(dep)
+                if found:
+                    return found
+        state[node] = 2
+        path.pop()
+        return []
+
+    for node in graph:
+        if node not in state:
+            cycle = visit(node)
+            if cycle:
+                return cycle
+    return []
