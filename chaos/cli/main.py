@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "status": "chaos.cli.status",
     "run": "chaos.cli.run",
     "rollback": "chaos.cli.rollback",
+    "render": "chaos.cli.render",
 }
 
 
