@@ -119,6 +119,7 @@ class Recorder:
         now = time.time()
         second = int(start_of(response_time, context, start_time, now))
         late = bool(context.get("late")) if isinstance(context, dict) else False
+        trace_id = context.get("trace_id") if isinstance(context, dict) else None
         self.accumulator.record(
             journey_of(name, context),
             second,
@@ -126,6 +127,7 @@ class Recorder:
             failed=exception is not None,
             late=late,
             error=failure_kind(exception, response) if exception is not None else None,
+            trace_id=trace_id if isinstance(trace_id, str) else None,
         )
 
     def on_dropped(self, journey: str, intended_start: float, **_: Any) -> None:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Literal
 
 from chaos.errors import ExperimentInvalid
-from chaos.system.model import SystemSpec, target_problem
+from chaos.system.model import Invariants, LoadProfile, SystemSpec, target_problem
 from chaos.system.target import FaultTarget
 from chaos.yamldoc import suggest
 
@@ -94,25 +94,19 @@ class Schedule:
 
 
 @dataclass(frozen=True)
-class LoadProfile:
-    """How the load is generated: a locustfile and its shape."""
-
-    locustfile: Path
-    users: int
-    spawn_rate: float
-    shape: str = "steady"
-    options: Mapping[str, str] = field(default_factory=dict)
-    processes: int | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class Degraded:
     """A journey allowed to fail during the fault, within limits."""
 
     journey: str
     max_latency_ms: float | None = None  # p95 of its requests (failed or not) stays under this
     errors: tuple[str, ...] = ()  # allowed failure kinds (status codes, exception names)
+    answers_only: bool = False  # with no `errors`: any HTTP status is allowed, no-answer is not
+
+    def allows(self, kind: str) -> bool:
+        """May the journey fail this way ('503', 'ReadTimeout') during the fault?"""
+        if self.errors:
+            return kind in self.errors
+        return kind.isdigit() if self.answers_only else True
 
 
 @dataclass(frozen=True)
@@ -124,14 +118,6 @@ class Hypothesis:
     recover_within: float | None = None
     latency_tolerance: float = 1.5  # fault/baseline p95 ratio a steady journey may reach
     error_tolerance: float = 0.01  # error-rate increase a steady journey may show
-
-
-@dataclass(frozen=True)
-class Invariants:
-    """A command checking the system's invariants (exit 0 when they hold)."""
-
-    command: str
-    timeout: float = 60.0
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from chaos.errors import SystemFileInvalid
 from chaos.system.model import (
     Expectation,
     FaultSpec,
+    MatrixSettings,
     ServiceSpec,
     SystemSpec,
     find_cycle,
@@ -26,6 +27,7 @@ from chaos.system.model import (
     target_problem,
     urls_env,
 )
+from chaos.system.sections import read_invariants, read_load, read_matrix
 from chaos.system.target import NAME, parse_target
 from chaos.yamldoc import Entry, YamlDoc, suggest
 from loadtests.errors import SloInvalid
@@ -34,7 +36,16 @@ from loadtests.slo import SloSpec, parse_slo
 PLACEHOLDERS = ("port", "data", "python", "name", "replica")
 RESERVED_ENV_PREFIX = "GAMEDAY_"
 RESERVED_NAME_PREFIX = "gameday-"
-_TOP_KEYS = ("name", "services", "infrastructure", "journeys", "expectations")
+_TOP_KEYS = (
+    "name",
+    "services",
+    "infrastructure",
+    "journeys",
+    "expectations",
+    "load",
+    "invariants",
+    "matrix",
+)
 _SERVICE_KEYS = ("command", "replicas", "health", "depends_on", "public", "env", "metrics")
 _INFRA_KEYS = ("command", "ready", "scheme", "env")
 _EXPECTATION_KEYS = ("fault", "unaffected", "degraded")
@@ -105,10 +116,20 @@ class _Reader:
             infrastructure=infrastructure,
             slo=self.journeys(top["journeys"]) if "journeys" in top else None,
         )
-        if "expectations" not in top:
-            return spec
-        expectations = tuple(self.expectations(top["expectations"].value, spec))
-        return dataclasses.replace(spec, expectations=expectations)
+        base = Path(doc.source).parent
+        return dataclasses.replace(
+            spec,
+            expectations=tuple(self.expectations(top["expectations"].value, spec))
+            if "expectations" in top
+            else (),
+            load=read_load(doc, top["load"].value, base) if "load" in top else None,
+            invariants=read_invariants(doc, top["invariants"].value)
+            if "invariants" in top
+            else None,
+            matrix=read_matrix(doc, top["matrix"].value, spec.journeys)
+            if "matrix" in top
+            else MatrixSettings(),
+        )
 
     # -- services and infrastructure ----------------------------------------------------------
 
