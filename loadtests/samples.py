@@ -125,11 +125,11 @@ class Sample:
         failed: bool,
         late: bool = False,
         error: str | None = None,
-        trace_id: str | None = None,
+        trace_ids: tuple[str, ...] = (),
     ) -> None:
         """Count one completed request and its latency (ms; None when it has none)."""
-        if trace_id is not None and latency_ms is not None:
-            self.keep_traces([TracedRequest(latency_ms, trace_id, failed)])
+        if trace_ids and latency_ms is not None:
+            self.keep_traces(TracedRequest(latency_ms, t, failed) for t in trace_ids)
         self.count += 1
         self.late += int(late)
         self.failures += int(failed)
@@ -340,11 +340,11 @@ class SampleAccumulator:
         failed: bool,
         late: bool = False,
         error: str | None = None,
-        trace_id: str | None = None,
+        trace_ids: tuple[str, ...] = (),
     ) -> None:
         """Count one completed request of `journey` that started during `second`."""
         self._sample(journey, second).record(
-            latency_ms, failed=failed, late=late, error=error, trace_id=trace_id
+            latency_ms, failed=failed, late=late, error=error, trace_ids=trace_ids
         )
 
     def record_dropped(self, journey: str, second: int) -> None:

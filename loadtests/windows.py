@@ -67,6 +67,33 @@ class Window:
         return math.ceil(self.end - 0.5) - math.ceil(self.start - 0.5)
 
 
+@dataclass(frozen=True)
+class WindowSet(Window):
+    """Several time ranges judged as one window (e.g. the quiet seconds between faults).
+
+    `start` and `end` span all parts; only the seconds inside a part belong to it.
+    """
+
+    parts: tuple[Window, ...] = ()
+
+    @classmethod
+    def of(cls, name: str, parts: list[Window] | tuple[Window, ...]) -> WindowSet:
+        """The union of `parts` (at least one), named `name`."""
+        if not parts:
+            raise ValueError(f"window set {name!r} needs at least one part")
+        ordered = tuple(sorted(parts, key=lambda w: w.start))
+        return cls(name, ordered[0].start, max(p.end for p in ordered), ordered)
+
+    def contains(self, second: int) -> bool:
+        """True when the second belongs to one of the parts."""
+        return any(part.contains(second) for part in self.parts)
+
+    @property
+    def seconds(self) -> int:
+        """Whole seconds in all parts together."""
+        return sum(part.seconds for part in self.parts)
+
+
 @dataclass
 class _Cell:
     count: int = 0

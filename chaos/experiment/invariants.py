@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from chaos.experiment.model import Experiment
-from chaos.system.model import env_name
+from chaos.system.model import Invariants, env_name
 from chaos.system.topology import Topology
 
 
@@ -51,10 +50,9 @@ class InvariantResult:
         }
 
 
-def run_invariants(experiment: Experiment, system: HasServices, run_dir: Path) -> InvariantResult:
+def run_invariants(invariants: Invariants, system: HasServices, run_dir: Path) -> InvariantResult:
     """Run the invariants command with every service's direct URLs in its environment."""
-    assert experiment.invariants is not None
-    command = experiment.invariants.command.replace("{python}", shlex.quote(sys.executable))
+    command = invariants.command.replace("{python}", shlex.quote(sys.executable))
     command = command.replace("{run_dir}", shlex.quote(str(run_dir)))
     env = {
         **os.environ,
@@ -70,7 +68,7 @@ def run_invariants(experiment: Experiment, system: HasServices, run_dir: Path) -
             cwd=system.topology.root,
             capture_output=True,
             text=True,
-            timeout=experiment.invariants.timeout,
+            timeout=invariants.timeout,
             stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired as exc:
@@ -78,7 +76,7 @@ def run_invariants(experiment: Experiment, system: HasServices, run_dir: Path) -
             (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
         )
         return InvariantResult(
-            command, None, f"timed out after {experiment.invariants.timeout:.0f}s\n{output}"
+            command, None, f"timed out after {invariants.timeout:.0f}s\n{output}"
         )
     except OSError as exc:
         return InvariantResult(command, None, f"could not run: {exc}")

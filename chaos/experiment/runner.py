@@ -17,18 +17,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any, Protocol
 
 from chaos.errors import FaultInjectionError, GamedayError
 from chaos.experiment.attach import AttachedSystem, attach
+from chaos.experiment.interrupts import EXIT_INTERRUPTED, Interrupted, Signals
 from chaos.experiment.invariants import InvariantResult, run_invariants
 from chaos.experiment.model import Experiment, Fault, check_against
 from chaos.faults.actions import Action, Injector, plan_fault
@@ -46,15 +44,6 @@ logger = logging.getLogger(__name__)
 
 RUNS_DIR = Path(".gameday") / "runs"
 LOAD_DIR = "load"
-EXIT_INTERRUPTED = {int(signal.SIGINT): 130, int(signal.SIGTERM): 143}
-
-
-class Interrupted(GamedayError):
-    """A signal asked the run to stop; faults are removed on the way out."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(f"interrupted by {signal.Signals(signum).name}")
-        self.signum = signum
 
 
 class Observer(Protocol):
@@ -102,31 +91,6 @@ def validate(experiment: Experiment) -> SystemSpec:
     return spec
 
 
-class _Signals:
-    """While a run is on, SIGTERM and SIGINT raise Interrupted in the main thread, except
-    during cleanup: a second Ctrl-C must not stop the removal of the faults."""
-
-    def __init__(self) -> None:
-        self.cleaning = False
-        self._previous: dict[int, Any] = {}
-
-    def _handler(self, signum: int, frame: FrameType | None) -> None:
-        if self.cleaning:
-            logger.warning("%s during cleanup: still removing faults", signal.Signals(signum).name)
-            return
-        raise Interrupted(signum)
-
-    def __enter__(self) -> _Signals:
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                self._previous[sig] = signal.signal(sig, self._handler)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, old in self._previous.items():
-            signal.signal(sig, old)
-
-
 class _Run:
     def __init__(
         self,
@@ -151,7 +115,7 @@ class _Run:
         self.load: LoadProcess | None = None
         self.injector: Injector | None = None
         self.windows: dict[str, tuple[float, float]] = {}
-        self.signals = _Signals()
+        self.signals = Signals()
         self.follower = SamplesFollower(run_dir / LOAD_DIR / SAMPLES_FILE)  # for the live view
 
     # -- observers ------------------------------------------------------------------------
@@ -295,7 +259,7 @@ class _Run:
                 assert self.spec.slo is not None
                 verdict = judge(experiment.hypothesis, self.spec.slo, samples, phases)
                 invariants = (
-                    run_invariants(experiment, system, self.run_dir)
+                    run_invariants(experiment.invariants, system, self.run_dir)
                     if experiment.invariants is not None
                     else None
                 )

@@ -1,8 +1,9 @@
 """Judging a fault-isolation matrix: every cell, every journey, one false-discovery budget. Pure.
 
-Each cell that ran has three windows: the baseline it is compared with (the most recent
-quiet seconds before it), its fault window and its recovery (from the removal of the fault
-until the next cell). Per journey, the claim of the cell decides what is checked:
+Each run of a cell (an *attempt*) has three windows: the baseline it is compared with (the
+most recent quiet seconds before it), its fault window and its recovery (from the removal
+of the fault until the next cell). Per journey, the claim of the cell decides what is
+checked:
 
 - **unaffected**: SLO in the fault window, and no significant latency (p95 or median) or error
   deviation beyond the tolerances — the same test as an experiment's steady journeys;
@@ -10,11 +11,17 @@ until the next cell). Per journey, the claim of the cell decides what is checked
   (a request that got no answer at all — a timeout, a reset — is not a clear error);
 - **both**: back within its SLO within `recover_within` seconds of the removal.
 
-All p-values of all cells are adjusted together (Benjamini-Hochberg): with many cells and
+All p-values of all attempts are adjusted together (Benjamini-Hochberg): with many cells and
 journeys, the expected share of false alarms among the deviations found stays at
 `false_discovery_rate`, so a healthy system does not fail CI by chance.
 
-A cell that is `same as` another is judged on that cell's windows with its own claims.
+A failure must reproduce: the runner runs a failed cell once more, and the cell fails only
+when every attempt failed. Statistics assume the load's conditions are the same in the
+baseline and the fault window; on a shared machine a second of CPU starvation breaks that,
+and a real isolation bug shows again where a hiccup does not. Problems that are not
+statistics — invariants violated after a kill — fail the cell at once.
+
+A cell that is `same as` another is judged on that cell's attempts with its own claims.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ from loadtests.windows import SampleSet, Window, WindowStats
 
 @dataclass(frozen=True)
 class CellWindows:
-    """The judged windows of one cell that ran (unix seconds, whole seconds only)."""
+    """The judged windows of one attempt (unix seconds, whole seconds only)."""
 
     baseline: Window
     fault: Window
@@ -55,27 +62,64 @@ class CellWindows:
 
 @dataclass(frozen=True)
 class CellRecord:
-    """What the runner observed of one cell beyond the load: hostile input, invariants."""
+    """What the runner observed of one attempt beyond the load: hostile input, invariants."""
 
     problems: tuple[str, ...] = ()  # e.g. "hostile input: 3 answers were 5xx: ..."
-    notes: tuple[str, ...] = ()
+    final: bool = False  # a problem that fails the cell at once (invariants violated)
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class CellVerdict:
-    """The verdict on one cell: each journey against its claim, and the cell's own problems."""
+class Attempt:
+    """One run of a cell: each journey against its claim, and what the runner saw."""
 
-    cell: Cell
-    claims: tuple[Claim, ...]
     journeys: tuple[JourneyVerdict, ...]
-    windows: CellWindows | None
-    record: CellRecord = field(default_factory=CellRecord)
+    windows: CellWindows
+    record: CellRecord
 
     @property
     def passed(self) -> bool:
-        """True when every journey behaved as claimed and the cell had no problem of its own."""
+        """True when every journey behaved as claimed and nothing else went wrong."""
         return all(j.passed for j in self.journeys) and not self.record.problems
+
+
+@dataclass(frozen=True)
+class CellVerdict:
+    """The verdict on one cell over its attempts (a failure must reproduce)."""
+
+    cell: Cell
+    claims: tuple[Claim, ...]
+    attempts: tuple[Attempt, ...]
+
+    @property
+    def passed(self) -> bool:
+        """True when one attempt passed and no attempt had a final problem."""
+        if any(a.record.final for a in self.attempts):
+            return False
+        return any(a.passed for a in self.attempts)
+
+    @property
+    def shown(self) -> Attempt:
+        """The attempt that stands for the cell: a passing one if it passed, else the one with
+        a final problem, else the first."""
+        if self.passed:
+            return next(a for a in self.attempts if a.passed)
+        return next((a for a in self.attempts if a.record.final), self.attempts[0])
+
+    @property
+    def journeys(self) -> tuple[JourneyVerdict, ...]:
+        """The journeys of the attempt that stands for the cell."""
+        return self.shown.journeys
+
+    @property
+    def record(self) -> CellRecord:
+        """The runner's record of the attempt that stands for the cell."""
+        return self.shown.record
+
+    @property
+    def reproduced(self) -> bool | None:
+        """For a cell that failed once: did it fail again? None with a single attempt."""
+        return None if len(self.attempts) < 2 else not any(a.passed for a in self.attempts)
 
     @property
     def affected(self) -> tuple[str, ...]:
@@ -85,16 +129,43 @@ class CellVerdict:
     @property
     def unexpected(self) -> tuple[str, ...]:
         """Journeys claimed unaffected that were not (the isolation failures)."""
-        claims = {c.journey: c for c in self.claims}
         return tuple(
             j.journey
             for j in self.journeys
-            if not j.passed and claims[j.journey].role == "unaffected"
+            if not j.passed and self.claim(j.journey).role == "unaffected"
         )
 
     def claim(self, journey: str) -> Claim:
         """The claim on `journey`."""
         return next(c for c in self.claims if c.journey == journey)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready, for journal.json and the report."""
+        return {
+            "id": self.cell.id,
+            "target": str(self.cell.target),
+            "kind": self.cell.kind,
+            "same_as": self.cell.same_as,
+            "passed": self.passed,
+            "reproduced": self.reproduced,
+            "affected": list(self.affected),
+            "unexpected": list(self.unexpected),
+            "claims": [
+                {"journey": c.journey, "role": c.role, "source": c.source} for c in self.claims
+            ],
+            "attempts": [
+                {
+                    "passed": a.passed,
+                    "windows": a.windows.to_json(),
+                    "problems": list(a.record.problems),
+                    "details": dict(a.record.details),
+                    "journeys": [
+                        {**j.to_json(), "role": self.claim(j.journey).role} for j in a.journeys
+                    ],
+                }
+                for a in self.attempts
+            ],
+        }
 
 
 @dataclass(frozen=True)
@@ -112,6 +183,17 @@ class MatrixVerdict:
         """The cells whose claims did not hold."""
         return tuple(c for c in self.cells if not c.passed)
 
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready, for journal.json and the report."""
+        return {
+            "outcome": self.outcome.label,
+            "exit_code": self.outcome.exit_code,
+            "comparisons": self.comparisons,
+            "cells": [c.to_json() for c in self.cells],
+            "skipped": [{"id": c.id, "reason": c.skip} for c in self.skipped],
+            "findings": [f.to_json() for f in self.findings],
+        }
+
 
 def _moved(verdict: JourneyVerdict) -> bool:
     c = verdict.comparison
@@ -120,8 +202,11 @@ def _moved(verdict: JourneyVerdict) -> bool:
     )
 
 
-def degraded_limits(journey: str, settings: MatrixSettings, slo: SloSpec) -> Degraded:
-    """What a degraded journey must still do: answer within its deadline, with HTTP errors.
+def degraded_limits(
+    journey: str, settings: MatrixSettings, slo: SloSpec, *, answers: bool = True
+) -> Degraded:
+    """What a degraded journey must still do: answer within its deadline, with HTTP errors
+    (`answers`; not when the entry point itself is down: nothing is there to answer).
 
     The deadline is `matrix.deadlines[journey]`, else the journey's largest latency objective.
     """
@@ -134,77 +219,80 @@ def degraded_limits(journey: str, settings: MatrixSettings, slo: SloSpec) -> Deg
             if o.percentile is not None
         ]
         deadline = max(limits, default=None)
-    return Degraded(journey, max_latency_ms=deadline, answers_only=True)
+    return Degraded(journey, max_latency_ms=deadline, answers_only=answers)
 
 
 def judge_matrix(
     cells: Sequence[Cell],
     claims: Mapping[str, tuple[Claim, ...]],
-    windows: Mapping[str, CellWindows],
-    records: Mapping[str, CellRecord],
+    attempts: Mapping[str, Sequence[tuple[CellWindows, CellRecord]]],
     samples: SampleSet,
     slo: SloSpec,
     settings: MatrixSettings,
     findings: Sequence[Finding] = (),
     *,
+    entry_points: Sequence[str] = (),
     steady_before: bool = True,
 ) -> MatrixVerdict:
-    """The verdict on every cell that ran (or ran as another cell), and the outcome."""
-    judged = [c for c in cells if (c.same_as or c.id) in windows]
-    stats: dict[tuple[str, str], tuple[WindowStats, Comparison]] = {}
+    """The verdict on every cell that ran (or ran as another cell), and the outcome.
+
+    `attempts` maps the id of each cell that was injected to its runs, in order;
+    `entry_points` are the public services (their own faults leave no one to answer).
+    """
+    judged = [c for c in cells if attempts.get(c.same_as or c.id)]
+    stats: dict[tuple[str, int, str], tuple[WindowStats, Comparison]] = {}
     for cell in judged:
-        cell_windows = windows[cell.same_as or cell.id]
-        for claim in claims[cell.id]:
-            fault = samples.stats(claim.journey, cell_windows.fault)
-            baseline = samples.stats(claim.journey, cell_windows.baseline)
-            stats[cell.id, claim.journey] = (fault, compare(baseline, fault))
-    # One false-discovery budget over the journeys claimed unaffected, in every cell.
-    tested = [
-        key for key in stats if next(c for c in claims[key[0]] if c.journey == key[1]).role
-        == "unaffected"
-    ]
+        for number, (windows, _) in enumerate(attempts[cell.same_as or cell.id]):
+            for claim in claims[cell.id]:
+                fault = samples.stats(claim.journey, windows.fault)
+                baseline = samples.stats(claim.journey, windows.baseline)
+                stats[cell.id, number, claim.journey] = (fault, compare(baseline, fault))
+    # One false-discovery budget over the journeys claimed unaffected, in every attempt.
+    roles = {(cell.id, c.journey): c.role for cell in judged for c in claims[cell.id]}
+    tested = [key for key in stats if roles[key[0], key[2]] == "unaffected"]
     adjusted = dict(zip(tested, adjust([stats[k][1] for k in tested]), strict=True))
     tolerances = Tolerances(
         latency=settings.latency_tolerance,
+        median=settings.median_tolerance,
         errors=settings.error_tolerance,
         alpha=settings.false_discovery_rate,
         recover_within=settings.recover_within,
     )
     verdicts = []
     for cell in judged:
-        cell_windows = windows[cell.same_as or cell.id]
-        journeys = []
-        for claim in claims[cell.id]:
-            fault, comparison = stats[cell.id, claim.journey]
-            journeys.append(
-                judge_journey(
-                    claim.journey,
-                    degraded=degraded_limits(claim.journey, settings, slo)
-                    if claim.role == "degraded"
-                    else None,
-                    checks=journey_checks(
-                        slo,
-                        samples,
+        runs = []
+        for number, (windows, record) in enumerate(attempts[cell.same_as or cell.id]):
+            journeys = []
+            for claim in claims[cell.id]:
+                fault, comparison = stats[cell.id, number, claim.journey]
+                journeys.append(
+                    judge_journey(
                         claim.journey,
-                        [cell_windows.baseline, cell_windows.fault, cell_windows.recovery],
-                    ),
-                    comparison=adjusted.get((cell.id, claim.journey), comparison),
-                    fault=fault,
-                    recovered=time_to_recover(
-                        samples, claim.journey, slo, cell_windows.recovery, settle=settings.settle
-                    ),
-                    tolerances=tolerances,
+                        degraded=degraded_limits(
+                            claim.journey,
+                            settings,
+                            slo,
+                            answers=cell.target.service not in entry_points
+                            or cell.kind == "hostile_input",
+                        )
+                        if claim.role == "degraded"
+                        else None,
+                        checks=journey_checks(
+                            slo,
+                            samples,
+                            claim.journey,
+                            [windows.baseline, windows.fault, windows.recovery],
+                        ),
+                        comparison=adjusted.get((cell.id, number, claim.journey), comparison),
+                        fault=fault,
+                        recovered=time_to_recover(
+                            samples, claim.journey, slo, windows.recovery, settle=settings.settle
+                        ),
+                        tolerances=tolerances,
+                    )
                 )
-            )
-        verdicts.append(
-            CellVerdict(
-                cell,
-                claims[cell.id],
-                tuple(journeys),
-                cell_windows,
-                records.get(cell.same_as or cell.id, CellRecord()),
-            )
-        )
+            runs.append(Attempt(tuple(journeys), windows, record))
+        verdicts.append(CellVerdict(cell, claims[cell.id], tuple(runs)))
     if not steady_before:
         outcome = Outcome.NOT_STEADY
     elif all(v.passed for v in verdicts):

@@ -57,13 +57,17 @@ class Comparison:
         """The q-value when adjusted, else the p-value."""
         return self.error_q_value if self.error_q_value is not None else self.error_p_value
 
-    def latency_deviates(self, tolerance: float, alpha: float = ALPHA) -> bool:
-        """Significantly slower, and p95 or p50 beyond `tolerance` x baseline (and 5 ms)."""
+    def latency_deviates(
+        self, tolerance: float, alpha: float = ALPHA, median_tolerance: float | None = None
+    ) -> bool:
+        """Significantly slower, and p95 beyond `tolerance` x baseline or the median beyond
+        `median_tolerance` (default: the same) x baseline, each by more than 5 ms."""
         significance = self.latency_significance
         if significance is None or significance >= alpha:
             return False
+        median = tolerance if median_tolerance is None else median_tolerance
         return _beyond(self.baseline_p95_ms, self.fault_p95_ms, tolerance) or _beyond(
-            self.baseline_p50_ms, self.fault_p50_ms, tolerance
+            self.baseline_p50_ms, self.fault_p50_ms, median
         )
 
     def errors_deviate(self, tolerance: float, alpha: float = ALPHA) -> bool:

@@ -86,6 +86,30 @@ class JourneyVerdict:
         """True when every SLO check of `window` passed."""
         return all(c.passed for c in self.checks if c.window.name == window)
 
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready, for journal.json."""
+        return {
+            "journey": self.journey,
+            "role": self.role,
+            "passed": self.passed,
+            "problems": list(self.problems),
+            "slo": {name: self.slo_met(name) for name in ("baseline", "fault", "recovery")},
+            "recovered_after_s": self.recovered_after_s,
+            "fault_errors": self.fault_errors,
+            "fault_failed_p95_ms": self.fault_failed_p95_ms,
+            "comparison": vars(self.comparison),
+            "checks": [
+                {
+                    "window": c.window.name,
+                    "metric": c.metric,
+                    "limit": c.limit,
+                    "observed": c.observed,
+                    "passed": c.passed,
+                }
+                for c in self.checks
+            ],
+        }
+
 
 @dataclass(frozen=True)
 class ExperimentVerdict:
@@ -109,30 +133,7 @@ class ExperimentVerdict:
             "steady_before": self.steady_before,
             "deviated": self.deviated,
             "notes": list(self.notes),
-            "journeys": [
-                {
-                    "journey": j.journey,
-                    "role": j.role,
-                    "passed": j.passed,
-                    "problems": list(j.problems),
-                    "slo": {name: j.slo_met(name) for name in ("baseline", "fault", "recovery")},
-                    "recovered_after_s": j.recovered_after_s,
-                    "fault_errors": j.fault_errors,
-                    "fault_failed_p95_ms": j.fault_failed_p95_ms,
-                    "comparison": vars(j.comparison),
-                    "checks": [
-                        {
-                            "window": c.window.name,
-                            "metric": c.metric,
-                            "limit": c.limit,
-                            "observed": c.observed,
-                            "passed": c.passed,
-                        }
-                        for c in j.checks
-                    ],
-                }
-                for j in self.journeys
-            ],
+            "journeys": [j.to_json() for j in self.journeys],
         }
 
 
@@ -181,7 +182,8 @@ def _degradation_problems(limits: Degraded, fault: WindowStats) -> list[str]:
 class Tolerances:
     """How far a steady journey may move before it deviates, and the significance level."""
 
-    latency: float = 1.5  # p95 and p50 ratio fault / baseline
+    latency: float = 1.5  # p95 ratio fault / baseline
+    median: float | None = None  # p50 ratio (default: `latency`); the median is steadier
     errors: float = 0.01  # error-rate increase
     alpha: float = ALPHA  # for q-values when comparisons were adjusted, else p-values
     recover_within: float | None = None  # seconds; None: recovery is reported, not judged
@@ -206,7 +208,7 @@ def judge_journey(
     else:
         breaches = [c for c in checks if c.window.name == "fault" and not c.passed]
         problems += [f"fault window: {c.metric} {c.limit}, observed {c.observed}" for c in breaches]
-        if comparison.latency_deviates(tolerances.latency, tolerances.alpha):
+        if comparison.latency_deviates(tolerances.latency, tolerances.alpha, tolerances.median):
             problems.append(f"latency deviated: {comparison.latency_change()}")
         if comparison.errors_deviate(tolerances.errors, tolerances.alpha):
             problems.append(f"errors deviated: {comparison.error_change()}")

@@ -107,14 +107,15 @@ class MatrixSettings:
     faults: tuple[str, ...] = DEFAULT_MATRIX_FAULTS
     warmup: float = 5.0
     baseline: float = 15.0
-    window: float = 4.0  # each cell's fault window, seconds
+    window: float = 3.0  # each cell's fault window, whole seconds
     recover_within: float = 20.0  # a cell not back within SLO after this fails (and restarts)
     settle: float = 2.0  # seconds within SLO that count as recovered
     latency_ms: int = 1500  # `latency`: beyond every caller's timeout
     slow_ms: int = 250  # `slow`: a gray failure, under the callers' timeouts
     deadlines: Mapping[str, float] = field(default_factory=dict)  # journey -> ms (degraded p95)
     trace_ratio: float = 0.2  # share of the load's requests traced (call graphs, slow traces)
-    latency_tolerance: float = 1.5  # p95 (and p50) ratio an unaffected journey may reach
+    latency_tolerance: float = 1.5  # p95 ratio an unaffected journey may reach
+    median_tolerance: float = 1.25  # p50 ratio: the median is steadier, and moves first
     error_tolerance: float = 0.02  # error-rate increase an unaffected journey may show
     false_discovery_rate: float = 0.01  # Benjamini-Hochberg level over every comparison
     hostile_input: HostileInput = field(default_factory=HostileInput)

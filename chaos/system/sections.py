@@ -151,10 +151,9 @@ def read_matrix(doc: YamlDoc, node: yaml.Node, journeys: tuple[str, ...]) -> Mat
     ):
         if key in entries:
             values[field_name] = doc.parsed(entries[key].value, f"matrix.{key}", _fraction, "1%")
-    if "latency_tolerance" in entries:
-        values["latency_tolerance"] = doc.parsed(
-            entries["latency_tolerance"].value, "matrix.latency_tolerance", _over_one, "1.5"
-        )
+    for key in ("latency_tolerance", "median_tolerance"):
+        if key in entries:
+            values[key] = doc.parsed(entries[key].value, f"matrix.{key}", _over_one, "1.5")
     if "hostile_input" in entries:
         values["hostile_input"] = _hostile(doc, entries["hostile_input"].value)
     return MatrixSettings(**values)
@@ -172,6 +171,7 @@ _MATRIX_KEYS = (
     "deadlines",
     "trace_ratio",
     "latency_tolerance",
+    "median_tolerance",
     "error_tolerance",
     "false_discovery_rate",
     "hostile_input",
