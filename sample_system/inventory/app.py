@@ -7,6 +7,7 @@ POST /reservations/{order_id}/commit           held -> committed (idempotent)
 POST /reservations/{order_id}/release          held -> released (idempotent)
 GET  /admin/stock                              read-only, for the audit
 GET  /admin/reservations?state=held
+GET  /admin/inventory                          stock, reservations, their lines: one read (audit)
 """
 
 from __future__ import annotations
@@ -113,6 +114,12 @@ async def admin_reservations(
     """Every reservation with its items."""
     rows = await database(request).read(lambda db: stock.all_reservations(db, state))
     return {"reservations": rows}
+
+
+@router.get("/admin/inventory")
+async def admin_inventory(request: Request) -> dict[str, Any]:
+    """Stock, reservations and reserved lines as stored, read in one transaction."""
+    return await database(request).read(stock.stored)
 
 
 def create_app(environ: Mapping[str, str] | None = None) -> FastAPI:

@@ -7,6 +7,7 @@ POST /orders              Idempotency-Key: <unique per checkout>, X-Client-Id: <
 GET  /orders/{order_id}
 GET  /admin/orders?state=confirmed     read-only, for the audit
 GET  /admin/outbox                     events waiting / published
+GET  /admin/outbox/events              every event: id, subject, order id, published (audit)
 POST /admin/reconcile?older_than=0     run one reconciler pass now
 """
 
@@ -128,6 +129,12 @@ async def admin_outbox(request: Request) -> dict[str, Any]:
     """How many events wait in the outbox, how many were published; NATS connected or not."""
     counts = await database(request).read(store.outbox_counts)
     return {**counts, "nats_connected": request.app.state.messaging.connected}
+
+
+@router.get("/admin/outbox/events")
+async def admin_outbox_events(request: Request) -> dict[str, Any]:
+    """Every outbox event, for the audit."""
+    return {"events": await database(request).read(store.all_events)}
 
 
 @router.post("/admin/reconcile")

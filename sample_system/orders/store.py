@@ -210,10 +210,22 @@ def claim_stale(db: sqlite3.Connection, older_than: float, limit: int) -> list[O
 
 
 def all_orders(db: sqlite3.Connection, state: str | None) -> list[dict[str, Any]]:
-    """Every order (optionally of one state), for the audit."""
+    """Every order (optionally of one state), for the audit: with its client and key."""
     where, args = ("WHERE state = ?", (state,)) if state else ("", ())
     rows = db.execute(f"SELECT * FROM orders {where} ORDER BY created_at", args).fetchall()
-    return [_order(row).public() for row in rows]
+    return [
+        {**order.public(), "client": order.client, "idempotency_key": order.idempotency_key}
+        for order in map(_order, rows)
+    ]
+
+
+def all_events(db: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Every outbox event with the order it is about, as stored (for the audit)."""
+    rows = db.execute(
+        "SELECT event_id, subject, json_extract(payload, '$.order_id') AS order_id, "
+        "published_at IS NOT NULL AS published FROM outbox ORDER BY seq"
+    ).fetchall()
+    return [{**dict(row), "published": bool(row["published"])} for row in rows]
 
 
 def unpublished(db: sqlite3.Connection, limit: int) -> list[sqlite3.Row]:
