@@ -289,6 +289,7 @@ def judge_matrix(
                             samples, claim.journey, slo, windows.recovery, settle=settings.settle
                         ),
                         tolerances=tolerances,
+                        baseline_slo=False,
                     )
                 )
             runs.append(Attempt(tuple(journeys), windows, record))

@@ -13,8 +13,9 @@ The timeline, under one steady open-model load that runs from start to end:
 - **Recovery.** After the removal the runner polls the samples until every journey has met
   its SLO for `matrix.settle` whole seconds, at most `matrix.recover_within` seconds. A cell
   that never recovers fails, and every process of the system is restarted before the next.
-- **Invariants** (the system file's `invariants`) run after every cell that kills a process,
-  and once at the end.
+- **Invariants** (the system file's `invariants`) run after every cell whose fault can touch
+  data (`invariants.after`: fault kinds and services, default `kill`), with its `under_load`
+  command while the load runs, and once at the end, when the load has stopped.
 - Faults go through the same journal as experiments: SIGINT/SIGTERM remove them, and after
   a SIGKILL `gameday rollback` does.
 
@@ -374,14 +375,15 @@ class _Matrix:
             )
             self._restart()
         final = False
-        if cell.kills and self.spec.invariants is not None:
-            result = self._run_invariants()
+        checked = self._touches_data(cell)
+        if checked:
+            result = self._run_invariants(under_load=True)
             details["invariants"] = result.to_json()
             if not result.passed:
                 final = True
-                problems.append(f"invariants violated after the kill: {_last_line(result)}")
+                problems.append(f"invariants violated: {result.summary()}")
         # quiet again once recovered and checked (the audit's own load is not a baseline)
-        self.quiet.open(self.clock() if recovered is None or cell.kills else recovered)
+        self.quiet.open(self.clock() if recovered is None or checked else recovered)
         fault = _whole("fault", on, off)
         windows = CellWindows(
             baseline, fault, Window("recovery", fault.end, float(math.floor(self.clock())))
@@ -446,9 +448,17 @@ class _Matrix:
         assert self.system is not None
         return HostileLoad(self.system.url(self.spec.public[0]), self.settings.hostile_input)
 
-    def _run_invariants(self) -> InvariantResult:
+    def _touches_data(self, cell: Cell) -> bool:
+        invariants = self.spec.invariants
+        return invariants is not None and invariants.checked_after(
+            cell.fault.kind if cell.fault is not None else cell.kind, cell.target.service
+        )
+
+    def _run_invariants(self, *, under_load: bool = False) -> InvariantResult:
         assert self.spec.invariants is not None and self.system is not None
-        return run_invariants(self.spec.invariants, self.system, self.run_dir)
+        return run_invariants(
+            self.spec.invariants, self.system, self.run_dir, under_load=under_load
+        )
 
     def _invariants(self) -> InvariantResult | None:
         return self._run_invariants() if self.spec.invariants is not None else None
@@ -472,11 +482,6 @@ class _Matrix:
 def _whole(name: str, start: float, end: float) -> Window:
     first, last = math.ceil(start), math.floor(end)
     return Window(name, float(first), float(max(first, last)))
-
-
-def _last_line(result: InvariantResult) -> str:
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    return lines[-1] if lines else f"exit {result.exit_code}"
 
 
 def _cell_json(cell: Cell) -> dict[str, Any]:

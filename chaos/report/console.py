@@ -34,7 +34,7 @@ def print_results(runs: list[tuple[Experiment, RunResult]], console: Console | N
     for experiment, result in runs:
         outcome = result.verdict.outcome.label if result.verdict else result.status
         if result.invariants is not None and not result.invariants.passed:
-            outcome += ", invariants VIOLATED"
+            outcome += f", invariants VIOLATED: {result.invariants.summary()}"
         console.print(
             f"{experiment.name}: {outcome} (exit {result.exit_code}) — report: "
             f"{result.run_dir / SUMMARY}"
@@ -93,7 +93,7 @@ def print_matrix(result: MatrixResult, console: Console | None = None) -> None:
             console.print(f"finding: {finding.text}", style="yellow")
         outcome = verdict.outcome.label
         if result.invariants is not None and not result.invariants.passed:
-            outcome += ", invariants VIOLATED"
+            outcome += f", invariants VIOLATED: {result.invariants.summary()}"
         console.print(
             f"matrix: {outcome}: {len(verdict.failed)} of {len(verdict.cells)} cells failed "
             f"(exit {result.exit_code}, {result.wall_seconds:.0f}s)"

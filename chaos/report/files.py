@@ -69,6 +69,7 @@ def summary_markdown(result: RunResult, experiment: Experiment, journal: Journal
         state = "hold" if result.invariants.passed else "VIOLATED"
         lines += ["", f"## Invariants: {state}", "", f"`{result.invariants.command}`"]
         if not result.invariants.passed:
+            lines += [""] + [f"- {v}" for v in result.invariants.violations]
             lines += ["", "```", result.invariants.output[-3000:].strip(), "```"]
     if result.error:
         lines += ["", f"**{result.status}**: {result.error}"]

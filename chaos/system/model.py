@@ -80,10 +80,21 @@ class LoadProfile:
 
 @dataclass(frozen=True)
 class Invariants:
-    """A command checking the system's invariants (exit 0 when they hold)."""
+    """A command checking the system's invariants (exit 0 when they hold).
+
+    `under_load` is the command to use while load still runs (the matrix checks after
+    faults that can touch data, mid-run); `after` names the fault kinds and services whose
+    faults can touch data, so the matrix checks after each of them.
+    """
 
     command: str
     timeout: float = 60.0
+    under_load: str | None = None
+    after: tuple[str, ...] = ("kill",)
+
+    def checked_after(self, kind: str, service: str) -> bool:
+        """True when a fault of `kind` on `service` can touch data (check the invariants)."""
+        return kind in self.after or service in self.after
 
 
 # The fault kinds of the fault-isolation matrix (docs/matrix.md), and its default set.

@@ -86,7 +86,7 @@ def read_invariants(doc: YamlDoc, node: yaml.Node, what: str = "invariants") -> 
     entries = doc.mapping(
         node,
         what,
-        allowed=("command", "timeout"),
+        allowed=("command", "timeout", "under_load", "after"),
         required=("command",),
         example="{command: '{python} -m sample_system.audit'}",
     )
@@ -95,6 +95,12 @@ def read_invariants(doc: YamlDoc, node: yaml.Node, what: str = "invariants") -> 
         timeout=doc.parsed(entries["timeout"].value, f"{what}.timeout", parse_duration, "60s")
         if "timeout" in entries
         else 60.0,
+        under_load=doc.string(entries["under_load"].value, f"{what}.under_load", "'...'")
+        if "under_load" in entries
+        else None,
+        after=doc.strings(entries["after"].value, f"{what}.after", "[kill, payments]")
+        if "after" in entries
+        else ("kill",),
     )
 
 

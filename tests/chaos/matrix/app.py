@@ -5,7 +5,7 @@ front (public, instrumented, so its spans give the journeys' call graphs):
 - GET /a calls alpha with a 0.3 s timeout and falls back to a default answer (journey `a`:
   isolated from alpha, and from everything else);
 - GET /b calls beta (journey `b`) — the deliberate isolation bug: with no timeout, through
-  the same small pool of connections as the calls to alpha (FRONT_POOL, default 4). When beta
+  the same pool of connections as the calls to alpha (FRONT_POOL, default 8). When beta
   is slow its calls hold the whole pool, and journey `a` waits for a connection to alpha.
 alpha and beta: GET /work.
 """
@@ -31,7 +31,7 @@ def client() -> httpx.AsyncClient:
     """One pool for every dependency (the bug), limited to FRONT_POOL connections."""
     global _client
     if _client is None:
-        pool = int(os.environ.get("FRONT_POOL", "4"))
+        pool = int(os.environ.get("FRONT_POOL", "8"))
         _client = httpx.AsyncClient(
             limits=httpx.Limits(max_connections=pool), timeout=httpx.Timeout(None)
         )
