@@ -90,7 +90,12 @@ class HostileLoad:
         self.seed = seed
         self.timeout = timeout
         self.max_requests = max_requests
-        self._pacer = Pacer(settings.rate)  # also checks the rate
+        if not settings.rate > 0:
+            raise FaultInjectionError(
+                f"hostile input rate {settings.rate!r} must be more than 0 requests per second; "
+                "set matrix.hostile_input.rate in the system file, e.g. 10"
+            )
+        self._pacer = Pacer(settings.rate)
         self.document_url = self.base_url + settings.openapi
         document = _fetch_document(self.document_url, dict(settings.headers), timeout)
         operations = _operations(document, self.document_url)
@@ -110,6 +115,11 @@ class HostileLoad:
         cases = [(op, mode.value) for op in operations for mode in schemathesis.GenerationMode]
         cases += [(op, EXTREME) for op in extremes]
         strategies = dict(self._strategies(cases))
+        if not strategies:
+            raise FaultInjectionError(
+                f"no request can be generated from the OpenAPI document at {self.document_url}: "
+                + "; ".join(f"{mode}: {why}" for mode, why in self.skipped.items())
+            )
         self.modes = tuple(strategies)  # what is drawn from: "GET /x positive", ...
         self._strategy = st.one_of(list(strategies.values()))
         self._tally = HostileTally(self.operations)

@@ -129,6 +129,11 @@ def test_headers_of_the_settings_go_with_every_request() -> None:
     assert report.sent == 20 and 401 not in report.statuses
 
 
+def test_a_rate_that_is_no_rate_is_named_with_the_fix(careful: str) -> None:
+    with pytest.raises(FaultInjectionError, match=r"rate 0\.0 .*matrix\.hostile_input\.rate"):
+        HostileLoad(careful, HostileInput(rate=0.0))
+
+
 def test_an_unreachable_service_is_named_with_the_fix() -> None:
     url = f"http://{LOOPBACK}:{free_port()}"
     with pytest.raises(FaultInjectionError) as error:
