@@ -11,7 +11,7 @@ allows: empty and long strings, boundary values, unicode) and *negative* (wrong 
 out of bounds, missing required parts, unknown fields), and *extreme*: positive cases from a copy
 of the document whose unbounded integers only take values past 64 bits (`hostile_extremes`),
 the overflow that positive mode reaches only a few times in a hundred. Hypothesis draws from all
-of them alike in runs of `BATCH` requests, each run reseeded, so memory stays bounded however
+of them alike, `BATCH` cases at a time, each batch reseeded, so memory stays bounded however
 long the load runs; a fixed `seed` makes the whole sequence repeatable. Requests are spaced at
 least `1/rate` seconds apart, go only to the given base URL on loopback and never follow
 redirects.
@@ -45,7 +45,11 @@ from chaos.net import is_loopback
 from chaos.system.model import HostileInput
 
 EXTREME = "extreme"  # the third generation mode, see chaos.faults.hostile_extremes
-BATCH = 200  # requests per Hypothesis run: bounds the memory it keeps of what it has tried
+# Cases per Hypothesis run. They are generated first and sent after, outside Hypothesis: while
+# it runs an example Hypothesis seeds the process-wide `random`, which other threads of this
+# process (trace ids, jitter) must not notice for longer than generating takes. Each run is
+# reseeded, so what Hypothesis remembers of its tries stays bounded however long the load runs.
+BATCH = 25
 FIX = "set matrix.hostile_input.openapi in the system file to the path of its OpenAPI document"
 
 
@@ -66,10 +70,6 @@ class Pacer:
     def happened(self) -> None:
         """Record that an event happened now."""
         self._next = self._clock() + self.interval
-
-
-class _Stop(BaseException):
-    """Ends a Hypothesis run at once: not an Exception, so it neither shrinks nor replays."""
 
 
 class HostileLoad:
@@ -196,34 +196,40 @@ class HostileLoad:
     def _run(self) -> None:
         session = requests.Session()
         session.trust_env = False  # no proxy from the environment: the requests stay on loopback
-
-        def send(case: Any) -> None:
-            self._send(session, case)
-
         batch = 0
         try:
             while not self._stop.is_set():
-                seed = None if self.seed is None else self.seed + batch
-                before = self._sent
-                try:
-                    self._hypothesis(self._strategy, BATCH, send, seed)()
-                except Exception as exc:  # a generation failure: reseed, unless it is stuck
-                    if self._sent == before:
-                        self._error = f"generating requests failed: {_one_line(exc)}"
+                cases = self._generate(batch)
+                for case in cases:
+                    if self.max_requests is not None and self._sent >= self.max_requests:
                         return
+                    if self._stop.wait(self._pacer.delay()):
+                        return
+                    self._pacer.happened()
+                    self._send(session, case)
+                if not cases:
+                    return
                 batch += 1
-        except _Stop:
-            pass
         finally:
             self._ended = time.monotonic()
             session.close()
 
+    def _generate(self, batch: int) -> list[Any]:
+        """The next `BATCH` cases, from a Hypothesis run of their own (reseeded per batch)."""
+        cases: list[Any] = []
+
+        def keep(case: Any) -> None:
+            cases.append(case)
+
+        seed = None if self.seed is None else self.seed + batch
+        try:
+            self._hypothesis(self._strategy, BATCH, keep, seed)()
+        except Exception as exc:  # a generation failure: send what came before it
+            if not cases:
+                self._error = f"generating requests failed: {_one_line(exc)}"
+        return cases
+
     def _send(self, session: requests.Session, case: Any) -> None:
-        if self.max_requests is not None and self._sent >= self.max_requests:
-            raise _Stop
-        if self._stop.wait(self._pacer.delay()):
-            raise _Stop
-        self._pacer.happened()
         self._sent += 1
         sent = dict(method=case.method.upper(), path=case.path, request_body=_request_body(case))
         try:

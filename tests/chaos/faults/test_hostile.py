@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 from collections.abc import Iterator
 
@@ -110,6 +111,23 @@ def test_a_request_without_answer_is_a_failure() -> None:
     assert "ReadTimeout" in (report.no_answer_examples[0].error or "")
     assert report.no_answer_examples[0].url == url + "/slow"
     assert "got no answer" in report.problems[0]
+
+
+def test_the_process_random_is_not_seeded_while_requests_are_in_flight() -> None:
+    # Hypothesis seeds the global `random` while it runs an example; requests are sent outside
+    # of one, so a server (or anything else) in this process still draws fresh numbers.
+    app = FastAPI()
+    drawn: list[float] = []
+
+    @app.get("/draw")
+    def draw() -> dict[str, str]:
+        drawn.append(random.random())
+        return {}
+
+    with serve_in_thread(app) as url:
+        run(url, requests=20).stop()
+
+    assert len(drawn) == 20 and len(set(drawn)) == 20
 
 
 def test_headers_of_the_settings_go_with_every_request() -> None:
