@@ -25,6 +25,8 @@ class AttachedSystem:
 
     topology: Topology
     toxiproxy: ToxiproxyClient
+    prometheus_url: str | None = None
+    run_dir: Path | None = None
 
     @property
     def toxiproxy_url(self) -> str:
@@ -69,4 +71,9 @@ def attach(experiment: Experiment, state_file: Path = STATE_FILE) -> AttachedSys
                 f"runs {len(topology.replicas(service))}; restart it with --replicas "
                 f"{service}={count} or drop --attach"
             )
-    return AttachedSystem(topology, ToxiproxyClient(state["toxiproxy"]))
+    return AttachedSystem(
+        topology,
+        ToxiproxyClient(state["toxiproxy"]),
+        prometheus_url=state.get("prometheus"),
+        run_dir=Path(state["run_dir"]),
+    )
