@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from dashboards.boards import boards
 from dashboards.rules import cause_rules, slo_rules
 from dashboards.ruletests import tests
 from dashboards.slo import PROFILES, Model, load_model
@@ -59,10 +60,23 @@ def rule_files(model: Model, folder: Path) -> dict[Path, str]:
     return files
 
 
+def board_files(model: Model, folder: Path) -> dict[Path, str]:
+    """The dashboards' JSON: json/<name>.json (what Grafana's provisioning loads)."""
+    from grafana_foundation_sdk.cog.encoder import JSONEncoder
+
+    return {
+        folder / "json" / f"{name}.json": json.dumps(
+            board.build(), cls=JSONEncoder, indent=2, sort_keys=True
+        )
+        + "\n"
+        for name, board in boards(model).items()
+    }
+
+
 def generate(folder: Path) -> dict[Path, str]:
     """Every generated file (path -> content) for the model in `folder`/slis.yaml."""
     model = load_model(folder / "slis.yaml")
-    return rule_files(model, folder)
+    return {**rule_files(model, folder), **board_files(model, folder)}
 
 
 def write(files: dict[Path, str]) -> list[Path]:
