@@ -1,6 +1,6 @@
 """The four Grafana boards, as code with the Grafana Foundation SDK (`grafana-foundation-sdk`).
 
-    boards(model)   # {"service-overview": Dashboard, "dependencies": ..., "slo": ..., "gameday": ...}
+    boards(model)   # {"service-overview": Dashboard, "dependencies": ..., "gameday": ...}
 
 - **service overview**: RED per service and route from `http_server_request_duration_seconds`
   (rate, 5xx ratio, p50/p95/p99 with exemplars linking to the trace in Jaeger), in-flight;
@@ -199,10 +199,12 @@ def dependencies(model: Model) -> db.Dashboard:
             legend + " → {{to_state}}",
         ),
     )
+    # A counter appears at its first event; `or` the edges that have a breaker, times zero,
+    # so a quiet edge draws 0 rather than "No data".
+    zero = f'(sum by ({edge}) (resilience_circuit_breaker_state{{state="closed"}}) * 0)'
     for title, metric, by, text in counters:
-        board = board.with_panel(
-            _series(title, "ops", _query(f"sum by ({by}) (rate({metric}[{RATE}]))", text), width=8)
-        )
+        expr = f"sum by ({by}) (rate({metric}[{RATE}]))\nor {zero}"
+        board = board.with_panel(_series(title, "ops", _query(expr, text), width=8))
     board = board.with_panel(
         statetimeline.Panel()
         .title("Circuit breaker state (replicas open)")
@@ -323,7 +325,8 @@ def gameday(model: Model) -> db.Dashboard:
         _board(
             "gameday-game-day",
             "Game day",
-            "What the experiment does (phase, faults) beside what the system shows (replicas, alerts).",
+            "What the experiment does (phase, faults) beside what the system shows "
+            "(replicas, alerts).",
         )
         .annotation(
             db.AnnotationQuery()
@@ -331,7 +334,7 @@ def gameday(model: Model) -> db.Dashboard:
             .datasource(PROMETHEUS)
             .enable(True)
             .icon_color("red")
-            .expr("changes(gameday_fault_active[10s]) > 0")
+            .expr("gameday_fault_active > 0")
         )
         .annotation(
             db.AnnotationQuery()

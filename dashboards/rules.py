@@ -79,7 +79,8 @@ def sli_expr(journey: Journey, sli: str, window: str) -> str:
         bad = _sum_over_routes(
             journey, f"{SERVER}_count", ', http_response_status_code=~"5.."', window
         )
-        return f"{bad}\n/\n{total}"
+        # A route that never failed has no 5xx series at all: count that as zero errors.
+        return f"(\n{bad}\nor vector(0)\n)\n/\n{total}"
     good = _sum_over_routes(
         journey, f"{SERVER}_bucket", f', le="{journey.latency_threshold}"', window
     )
