@@ -43,7 +43,7 @@ def names(alert: dict[str, str], service: str) -> bool:
     return service in (alert.get("callee"), alert.get("service"))
 
 
-def wait_quiet(prometheus: str, timeout: float = 120.0) -> None:
+def wait_quiet(prometheus: str, timeout: float = 300.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not firing(prometheus):
@@ -85,6 +85,9 @@ def main() -> int:
                               attributes=attributes)  # fmt: skip
                 actions = [injector.apply(a) for a in plan_fault(fault, system.topology)]
                 injected = time.time()
+                # A ticket alert of the previous fault may still be firing (its 3-minute
+                # window): only alerts that were not firing at injection count.
+                before = {tuple(sorted(a.items())) for a in firing(prometheus)}
                 first: dict[str, str] | None = None
                 detected = None
                 seen: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
@@ -92,6 +95,8 @@ def main() -> int:
                     WATCH_S if detected else 0
                 ):
                     for alert in firing(prometheus):
+                        if tuple(sorted(alert.items())) in before:
+                            continue
                         seen.setdefault(tuple(sorted(alert.items())), alert)
                         if first is None:
                             first, detected = alert, time.time() - injected
