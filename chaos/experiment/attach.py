@@ -26,6 +26,8 @@ class AttachedSystem:
 
     topology: Topology
     toxiproxy: ToxiproxyClient
+    prometheus_url: str | None = None
+    run_dir: Path | None = None
 
     @property
     def toxiproxy_url(self) -> str:
@@ -57,7 +59,12 @@ def attach_system(spec: SystemSpec, state_file: Path = STATE_FILE) -> AttachedSy
     topology = Topology.from_json(
         json.loads((Path(state["run_dir"]) / "topology.json").read_text())
     )
-    return AttachedSystem(topology, ToxiproxyClient(state["toxiproxy"]))
+    return AttachedSystem(
+        topology,
+        ToxiproxyClient(state["toxiproxy"]),
+        prometheus_url=state.get("prometheus"),
+        run_dir=Path(state["run_dir"]),
+    )
 
 
 def attach(experiment: Experiment, state_file: Path = STATE_FILE) -> AttachedSystem:

@@ -25,13 +25,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from chaos.errors import FaultInjectionError, GamedayError
+from chaos.experiment.alerts import alerts_by_phase
 from chaos.experiment.attach import AttachedSystem, attach
+from chaos.experiment.exporter import ExperimentExporter
 from chaos.experiment.interrupts import EXIT_INTERRUPTED, Interrupted, Signals
 from chaos.experiment.invariants import InvariantResult, run_invariants
 from chaos.experiment.model import Experiment, Fault, check_against
 from chaos.faults.actions import Action, Injector, plan_fault
 from chaos.faults.journal import Journal
 from chaos.judgement.verdict import ExperimentVerdict, Outcome, Phases, judge
+from chaos.runtime.prometheus import extra_targets_dir
 from chaos.runtime.system import RunningSystem, start_system
 from chaos.system.model import SystemSpec, load_system
 from chaos.system.topology import Topology
@@ -99,8 +102,10 @@ class _Run:
         run_dir: Path,
         observers: list[Observer],
         attached: AttachedSystem | None = None,
+        prometheus: bool = False,
     ) -> None:
         self.experiment = experiment
+        self.prometheus = prometheus
         self.spec = spec
         self.run_dir = run_dir
         self.observers = observers
@@ -198,13 +203,26 @@ class _Run:
             yield self.attached
             return
         replicas = dict(self.experiment.replicas)
-        with start_system(self.spec, run_dir=self.run_dir, replicas=replicas) as system:
+        with start_system(
+            self.spec, run_dir=self.run_dir, replicas=replicas, prometheus=self.prometheus
+        ) as system:
             yield system
+
+    def _export(self, system: RunningSystem | AttachedSystem) -> ExperimentExporter | None:
+        """With a runtime Prometheus: phases and faults as metrics it scrapes."""
+        if system.prometheus_url is None or system.run_dir is None:
+            return None
+        exporter = ExperimentExporter.start(
+            self.experiment.name, extra_targets_dir(system.run_dir), system=self.spec.name
+        )
+        self.observers.append(exporter)
+        return exporter
 
     def execute(self) -> tuple[ExperimentVerdict, InvariantResult | None]:
         experiment, schedule = self.experiment, self.experiment.schedule
         with self._system() as system:
             self.journal.set(toxiproxy=system.toxiproxy_url)
+            exporter = self._export(system)
             try:
                 processes = system if isinstance(system, RunningSystem) else None
                 self.injector = Injector(system.toxiproxy, processes)
@@ -251,6 +269,8 @@ class _Run:
                 self._window("recovery", recovery_start, recovery_end)
 
                 self._notify("phase", "judging", time.time())
+                if system.prometheus_url is not None:
+                    self.journal.set(alerts=alerts_by_phase(system.prometheus_url, self.windows))
                 self.load.stop()
                 samples = read_run(self.run_dir / LOAD_DIR)
                 phases = Phases(
@@ -266,6 +286,8 @@ class _Run:
                 return verdict, invariants
             finally:
                 self.cleanup()
+                if exporter is not None:
+                    exporter.close()
 
 
 def whole_seconds(name: str, start: float, end: float) -> Window:
@@ -285,16 +307,19 @@ def run_experiment(
     observers: list[Observer] | None = None,
     write_outputs: Callable[[RunResult, Experiment, Journal], list[Path]] | None = None,
     attach_to: Path | None = None,
+    prometheus: bool = False,
 ) -> RunResult:
     """Run `experiment` end to end; never leaves a fault or a process behind.
 
     With `attach_to` (a `gameday up` state file) the run uses that running system instead of
     starting its own: proxy faults only, and the system keeps running afterwards.
+    With `prometheus` the run's system also runs Prometheus (game-day profile); with it (or
+    an attached system that runs one) the journal records the alerts fired in each phase.
     """
     spec = validate(experiment)
     attached = attach(experiment, attach_to) if attach_to is not None else None
     run_dir = run_dir or new_run_dir(experiment)
-    run = _Run(experiment, spec, run_dir, observers or [], attached)
+    run = _Run(experiment, spec, run_dir, list(observers or []), attached, prometheus)
     result = RunResult(run_dir=run_dir, status="running")
     try:
         with run.signals:

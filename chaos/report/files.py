@@ -12,6 +12,7 @@ import html
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+from chaos.experiment.alerts import summary_lines
 from chaos.experiment.model import Experiment
 from chaos.experiment.runner import RunResult
 from chaos.faults.journal import Journal
@@ -73,6 +74,8 @@ def summary_markdown(result: RunResult, experiment: Experiment, journal: Journal
             lines += ["", "```", result.invariants.output[-3000:].strip(), "```"]
     if result.error:
         lines += ["", f"**{result.status}**: {result.error}"]
+    if journal.data.get("alerts"):
+        lines += summary_lines(journal.data["alerts"])
     faults = journal.data.get("faults", [])
     if faults:
         lines += ["", "## Faults", ""]

@@ -411,7 +411,8 @@ def start_system(
     run.mkdir(parents=True, exist_ok=True)
     extras = [proxy_plan(run, ports())]
     if prometheus_binary is not None:
-        extras.append(prom.plan(prometheus_binary, run, ports()))
+        rules = prom.game_day_rules(Path(spec.root))
+        extras.append(prom.plan(prometheus_binary, run, ports(), rules=rules))
     running = RunningSystem(
         spec,
         topology,
