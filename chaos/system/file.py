@@ -17,8 +17,12 @@ import yaml
 
 from chaos.errors import SystemFileInvalid
 from chaos.system.model import (
+    AUTOSCALE_METRICS,
+    Autoscale,
     Expectation,
     FaultSpec,
+    JourneyLoad,
+    LoadDriver,
     ServiceSpec,
     SystemSpec,
     find_cycle,
@@ -30,12 +34,20 @@ from chaos.system.target import NAME, parse_target
 from chaos.yamldoc import Entry, YamlDoc, suggest
 from loadtests.errors import SloInvalid
 from loadtests.slo import SloSpec, parse_slo
+from loadtests.units import parse_duration
 
 PLACEHOLDERS = ("port", "data", "python", "name", "replica")
 RESERVED_ENV_PREFIX = "GAMEDAY_"
 RESERVED_NAME_PREFIX = "gameday-"
-_TOP_KEYS = ("name", "services", "infrastructure", "journeys", "expectations")
-_SERVICE_KEYS = ("command", "replicas", "health", "depends_on", "public", "env", "metrics")
+_TOP_KEYS = ("name", "services", "infrastructure", "journeys", "expectations", "load")
+_SERVICE_KEYS = (
+    "command", "replicas", "health", "depends_on", "public", "env", "metrics", "autoscale",
+)  # fmt: skip
+_AUTOSCALE_KEYS = (
+    "min", "max", "metric", "target", "scale_up_after", "scale_down_after", "tolerance",
+)  # fmt: skip
+_AUTOSCALE_EXAMPLE = "'{min: 1, max: 4, metric: busy, target: 0.6}'"
+_LOAD_KEYS = ("locustfile", "env", "journeys")
 _INFRA_KEYS = ("command", "ready", "scheme", "env")
 _EXPECTATION_KEYS = ("fault", "unaffected", "degraded")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -105,6 +117,8 @@ class _Reader:
             infrastructure=infrastructure,
             slo=self.journeys(top["journeys"]) if "journeys" in top else None,
         )
+        if "load" in top:
+            spec = dataclasses.replace(spec, load=self.load(top["load"].value, root, spec))
         if "expectations" not in top:
             return spec
         expectations = tuple(self.expectations(top["expectations"].value, spec))
@@ -159,7 +173,8 @@ class _Reader:
                 infrastructure=True,
                 where=where,
             )
-        replicas = 1
+        autoscale = self.autoscale(keys["autoscale"].value, what) if "autoscale" in keys else None
+        replicas = autoscale.min if autoscale is not None else 1
         if "replicas" in keys:
             node = keys["replicas"].value
             value = doc.scalar(node, f"{what}.replicas", "2")
@@ -169,6 +184,13 @@ class _Reader:
                     f"{what}.replicas must be a whole number >= 1, got {value!r}; write e.g. 2",
                 )
             replicas = value
+            if autoscale is not None and not autoscale.min <= value <= autoscale.max:
+                raise doc.fail(
+                    node,
+                    f"{what}.replicas is {value}, outside its autoscale range "
+                    f"{autoscale.min}..{autoscale.max}; start within it, or leave replicas "
+                    "out to start at autoscale.min",
+                )
         depends_on: tuple[str, ...] = ()
         if "depends_on" in keys:
             self.depends_nodes[name] = keys["depends_on"].value
@@ -204,8 +226,114 @@ class _Reader:
             public=public,
             env=env,
             metrics=metrics,
+            autoscale=autoscale,
             where=where,
         )
+
+    def autoscale(self, node: yaml.Node, what: str) -> Autoscale:
+        doc = self.doc
+        where = f"{what}.autoscale"
+        keys = doc.mapping(
+            node,
+            where,
+            allowed=_AUTOSCALE_KEYS,
+            required=("max", "metric", "target"),
+            example=_AUTOSCALE_EXAMPLE,
+        )
+        low = doc.integer(keys["min"].value, f"{where}.min", "1", minimum=1) if "min" in keys else 1
+        high = doc.integer(keys["max"].value, f"{where}.max", "4", minimum=1)
+        if high < low:
+            raise doc.fail(
+                keys["max"].value, f"{where}.max {high} is below min {low}; write max >= min"
+            )
+        metric = doc.string(keys["metric"].value, f"{where}.metric", "busy")
+        if metric not in AUTOSCALE_METRICS:
+            raise doc.fail(
+                keys["metric"].value,
+                f"{where}.metric {metric!r} is not one gameday measures"
+                f"{suggest(metric, AUTOSCALE_METRICS)}; use busy (fraction of the concurrency "
+                "limit in use), cpu (cores per replica) or in_flight (requests per replica)",
+            )
+        target = doc.scalar(keys["target"].value, f"{where}.target", "0.6")
+        if isinstance(target, bool) or not isinstance(target, int | float) or target <= 0:
+            raise doc.fail(
+                keys["target"].value,
+                f"{where}.target must be a number > 0 (the {metric} per replica to hold), "
+                f"got {target!r}; write e.g. 0.6",
+            )
+        if metric == "busy" and target > 1:
+            raise doc.fail(
+                keys["target"].value,
+                f"{where}.target {target} is a busy fraction and cannot exceed 1; write e.g. 0.6",
+            )
+        windows = {}
+        for key, default in (("scale_up_after", 0.0), ("scale_down_after", 300.0)):
+            windows[key] = (
+                doc.parsed(keys[key].value, f"{where}.{key}", parse_duration, "30s")
+                if key in keys
+                else default
+            )
+        tolerance = 0.1
+        if "tolerance" in keys:
+            value = doc.scalar(keys["tolerance"].value, f"{where}.tolerance", "0.1")
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+                raise doc.fail(
+                    keys["tolerance"].value,
+                    f"{where}.tolerance must be a fraction in [0, 1), got {value!r}; write 0.1",
+                )
+            tolerance = float(value)
+        return Autoscale(
+            min=low,
+            max=high,
+            metric=metric,
+            target=float(target),
+            scale_up_after=windows["scale_up_after"],
+            scale_down_after=windows["scale_down_after"],
+            tolerance=tolerance,
+            where=doc.where(node),
+        )
+
+    def load(self, node: yaml.Node, root: Path, spec: SystemSpec) -> LoadDriver:
+        doc = self.doc
+        example = "'{locustfile: loadtests/locustfile.py, journeys: {checkout: {...}}}'"
+        keys = doc.mapping(node, "load", allowed=_LOAD_KEYS, required=("locustfile",),
+                           example=example)  # fmt: skip
+        base = Path(doc.source).resolve().parent if doc.source != "<string>" else root
+        locustfile = (base / doc.string(keys["locustfile"].value, "load.locustfile", "x")).resolve()
+        if not locustfile.is_file():
+            raise doc.fail(
+                keys["locustfile"].value,
+                f"load.locustfile {locustfile} does not exist; give a path relative to this "
+                "file, e.g. ../loadtests/locustfile.py",
+            )
+        env = self.env(keys["env"].value, "load.env") if "env" in keys else {}
+        journeys: dict[str, JourneyLoad] = {}
+        if "journeys" in keys:
+            entries = doc.mapping(keys["journeys"].value, "load.journeys", example=example)
+            for journey, entry in entries.items():
+                if journey not in spec.journeys:
+                    raise doc.fail(
+                        entry.key,
+                        f"load.journeys names {journey!r}, which is not under journeys"
+                        f"{suggest(journey, spec.journeys)}; known: {', '.join(spec.journeys)}",
+                    )
+                what = f"load.journeys.{journey}"
+                item = doc.mapping(
+                    entry.value,
+                    what,
+                    allowed=("user_class", "rate_env"),
+                    required=("user_class", "rate_env"),
+                    example="'{user_class: CheckoutArrivals, rate_env: SHOP_RATE_CHECKOUT}'",
+                )
+                rate_env = doc.string(item["rate_env"].value, f"{what}.rate_env", "RATE")
+                if not _ENV_NAME.match(rate_env):
+                    raise doc.fail(item["rate_env"].value, f"{what}.rate_env {rate_env!r} is "
+                                   "not a variable name")  # fmt: skip
+                journeys[journey] = JourneyLoad(
+                    doc.string(item["user_class"].value, f"{what}.user_class", "Arrivals"),
+                    rate_env,
+                )
+        return LoadDriver(locustfile=locustfile, env=env, journeys=journeys)
 
     def command(self, node: yaml.Node, what: str) -> tuple[str, ...]:
         doc = self.doc
