@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "run": "chaos.cli.run",
     "rollback": "chaos.cli.rollback",
     "render": "chaos.cli.render",
+    "scale": "chaos.cli.scale",
 }
 
 

@@ -102,8 +102,9 @@ class Autoscaler:
         self.decisions[service].append(decision)
         self._record(service, decision)
         if decision.changes:
-            logger.info("autoscaler: %s %d -> %d (%s)", service, current, decision.desired,
-                        decision.reason)  # fmt: skip
+            logger.info(
+                "autoscaler: %s %d -> %d (%s)", service, current, decision.desired, decision.reason
+            )
             self.system.scale(service, decision.desired)
             self._forget_departed(service)
         return decision

@@ -62,16 +62,24 @@ class _Handler(BaseHTTPRequestHandler):
                 after = int(query.get("version", "0"))
                 wait = min(MAX_WAIT, max(0.0, float(query.get("wait", "0"))))
             except ValueError:
-                self._error(400, "invalid_request", f"bad version or wait in {url.query!r}",
-                            "pass whole numbers: ?version=3&wait=10")  # fmt: skip
+                self._error(
+                    400,
+                    "invalid_request",
+                    f"bad version or wait in {url.query!r}",
+                    "pass whole numbers: ?version=3&wait=10",
+                )
                 return
             if wait > 0:
                 registry.wait(after, wait)
             try:
                 membership = registry.endpoints(service, query.get("caller"))
             except (GamedayError, KeyError) as exc:
-                self._error(404, "not_found", str(exc).strip("'\""),
-                            "GET /v1/registry lists every service and edge")  # fmt: skip
+                self._error(
+                    404,
+                    "not_found",
+                    str(exc).strip("'\""),
+                    "GET /v1/registry lists every service and edge",
+                )
                 return
             if "instance" in query:
                 registry.saw(query["instance"], service, membership.version)
@@ -95,8 +103,12 @@ class _Handler(BaseHTTPRequestHandler):
                 raise TypeError(replicas)
         except (ValueError, KeyError, TypeError):
             example = json.dumps({"service": "payments", "replicas": 3})
-            self._error(400, "invalid_request", 'the body must be {"service": NAME, '
-                        '"replicas": N}', f"send e.g. {example}")  # fmt: skip
+            self._error(
+                400,
+                "invalid_request",
+                'the body must be {"service": NAME, "replicas": N}',
+                f"send e.g. {example}",
+            )
             return
         try:
             result = self.server.system.scale(service, replicas)
@@ -105,8 +117,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         except Exception as exc:  # reported, not fatal for the runtime
             logger.exception("scaling %s to %d failed", service, replicas)
-            self._error(500, "scale_failed", f"{type(exc).__name__}: {exc}",
-                        "see the supervisor's log")  # fmt: skip
+            self._error(
+                500, "scale_failed", f"{type(exc).__name__}: {exc}", "see the supervisor's log"
+            )
             return
         self._reply(200, result)
 

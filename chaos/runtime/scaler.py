@@ -76,19 +76,24 @@ class Scaler:
     def _add(self, service: str, count: int) -> None:
         system = self.system
         old = system.topology
-        new = grow(old, system.spec, service, count, allocate_port=system.ports,
-                   python=sys.executable)  # fmt: skip
+        new = grow(
+            old, system.spec, service, count, allocate_port=system.ports, python=sys.executable
+        )
         known = {p.name for p in old.proxies}
         proxies = [p for p in new.proxies if p.name not in known]
         self._create_proxies(proxies)
-        plans = [p for p in new.processes if p.service == service and p.replica >= len(
-            old.replicas(service))]  # fmt: skip
+        plans = [
+            p
+            for p in new.processes
+            if p.service == service and p.replica >= len(old.replicas(service))
+        ]
         records = [Replica(Child(plan)) for plan in plans]
         try:
             for record in records:
                 pid = system.spawn(record.child)
-                system.events.emit("started", service, record.child.plan.replica, pid=pid,
-                                   detail="scaled out")  # fmt: skip
+                system.events.emit(
+                    "started", service, record.child.plan.replica, pid=pid, detail="scaled out"
+                )
             for record in records:
                 wait_ready(record.child, timeout=system.ready_timeout)
         except BaseException:
@@ -113,8 +118,14 @@ class Scaler:
             enabled, toxics = inherited(edge)
             client.create_proxy(proxy.name, proxy.upstream, listen=proxy.listen)
             for toxic in toxics:
-                client.add_toxic(proxy.name, toxic.type, name=toxic.name, stream=toxic.stream,
-                                 toxicity=toxic.toxicity, attributes=toxic.attributes)  # fmt: skip
+                client.add_toxic(
+                    proxy.name,
+                    toxic.type,
+                    name=toxic.name,
+                    stream=toxic.stream,
+                    toxicity=toxic.toxicity,
+                    attributes=toxic.attributes,
+                )
                 self.copied_toxics.add((proxy.name, toxic.name))
             if not enabled:
                 client.disable(proxy.name)
@@ -132,8 +143,12 @@ class Scaler:
         callers = self._live_callers(new, service)
         missing = system.registry.wait_acknowledged(service, callers, version, self.drain_timeout)
         if missing:
-            logger.warning("drain %s: %s did not read the registry within %.0fs", service,
-                           ", ".join(missing), self.drain_timeout)  # fmt: skip
+            logger.warning(
+                "drain %s: %s did not read the registry within %.0fs",
+                service,
+                ", ".join(missing),
+                self.drain_timeout,
+            )
         deadline = time.monotonic() + self.drain_timeout
         for plan in leaving:
             while plan.metrics is not None and time.monotonic() < deadline:
@@ -144,13 +159,19 @@ class Scaler:
         records = [system.record(plan.service, plan.replica) for plan in leaving]
         for record in records:
             system.supervisor.forget(record)
-        survivors = stop_groups([r.child.pid for r in records if r.child.pid and
-                                 r.child.alive()], system.stop_timeout)  # fmt: skip
+        survivors = stop_groups(
+            [r.child.pid for r in records if r.child.pid and r.child.alive()], system.stop_timeout
+        )
         for record in records:
             record.child.reap()
             system.forget(record)
-            system.events.emit("removed", service, record.child.plan.replica,
-                               pid=record.child.pid, detail="scaled in, drained")  # fmt: skip
+            system.events.emit(
+                "removed",
+                service,
+                record.child.plan.replica,
+                pid=record.child.pid,
+                detail="scaled in, drained",
+            )
         for proxy in gone:
             self._delete_proxy(proxy.name)
         if survivors:

@@ -41,11 +41,24 @@ RESERVED_ENV_PREFIX = "GAMEDAY_"
 RESERVED_NAME_PREFIX = "gameday-"
 _TOP_KEYS = ("name", "services", "infrastructure", "journeys", "expectations", "load")
 _SERVICE_KEYS = (
-    "command", "replicas", "health", "depends_on", "public", "env", "metrics", "autoscale",
-)  # fmt: skip
+    "command",
+    "replicas",
+    "health",
+    "depends_on",
+    "public",
+    "env",
+    "metrics",
+    "autoscale",
+)
 _AUTOSCALE_KEYS = (
-    "min", "max", "metric", "target", "scale_up_after", "scale_down_after", "tolerance",
-)  # fmt: skip
+    "min",
+    "max",
+    "metric",
+    "target",
+    "scale_up_after",
+    "scale_down_after",
+    "tolerance",
+)
 _AUTOSCALE_EXAMPLE = "'{min: 1, max: 4, metric: busy, target: 0.6}'"
 _LOAD_KEYS = ("locustfile", "env", "journeys")
 _INFRA_KEYS = ("command", "ready", "scheme", "env")
@@ -296,8 +309,9 @@ class _Reader:
     def load(self, node: yaml.Node, root: Path, spec: SystemSpec) -> LoadDriver:
         doc = self.doc
         example = "'{locustfile: loadtests/locustfile.py, journeys: {checkout: {...}}}'"
-        keys = doc.mapping(node, "load", allowed=_LOAD_KEYS, required=("locustfile",),
-                           example=example)  # fmt: skip
+        keys = doc.mapping(
+            node, "load", allowed=_LOAD_KEYS, required=("locustfile",), example=example
+        )
         base = Path(doc.source).resolve().parent if doc.source != "<string>" else root
         locustfile = (base / doc.string(keys["locustfile"].value, "load.locustfile", "x")).resolve()
         if not locustfile.is_file():
@@ -327,8 +341,10 @@ class _Reader:
                 )
                 rate_env = doc.string(item["rate_env"].value, f"{what}.rate_env", "RATE")
                 if not _ENV_NAME.match(rate_env):
-                    raise doc.fail(item["rate_env"].value, f"{what}.rate_env {rate_env!r} is "
-                                   "not a variable name")  # fmt: skip
+                    raise doc.fail(
+                        item["rate_env"].value,
+                        f"{what}.rate_env {rate_env!r} is not a variable name",
+                    )
                 journeys[journey] = JourneyLoad(
                     doc.string(item["user_class"].value, f"{what}.user_class", "Arrivals"),
                     rate_env,

@@ -1,8 +1,8 @@
 """A caller and a callee built like the shop's services, for the discovery tests.
 
-    front: GET /call -> POST backend /work once through the shop's ServiceClient (round robin
-           over the registry's membership, no retry: a lost request shows as a 502)
-    backend: POST /work -> {"replica": N} after 20 ms
+front: GET /call -> POST backend /work once through the shop's ServiceClient (round robin
+       over the registry's membership, no retry: a lost request shows as a 502)
+backend: POST /work -> {"replica": N} after 20 ms
 """
 
 from __future__ import annotations

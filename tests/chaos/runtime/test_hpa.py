@@ -9,9 +9,7 @@ import pytest
 from chaos.runtime.hpa import Hpa, raw_recommendation
 from chaos.system.model import Autoscale
 
-POLICY = Autoscale(
-    min=1, max=6, metric="busy", target=0.5, scale_up_after=10, scale_down_after=30
-)
+POLICY = Autoscale(min=1, max=6, metric="busy", target=0.5, scale_up_after=10, scale_down_after=30)
 
 
 @pytest.mark.parametrize(

@@ -88,8 +88,11 @@ def test_replicas_join_and_drain_under_load_without_a_failed_request(tmp_path: P
         assert not failed, failed[:5]
         assert len(load.answers) > 100
         assert set(system.toxiproxy.proxies()) == {"front.backend.0"}
-        events = [(e.event, e.replica) for e in read_events(system.run_dir / "events.jsonl")
-                  if e.service == "backend"]  # fmt: skip
+        events = [
+            (e.event, e.replica)
+            for e in read_events(system.run_dir / "events.jsonl")
+            if e.service == "backend"
+        ]
         assert ("removed", 1) in events and ("removed", 2) in events
         topology = json.loads((system.run_dir / "topology.json").read_text())
         assert [p["replica"] for p in topology["processes"] if p["service"] == "backend"] == [0]
@@ -100,8 +103,9 @@ def test_new_replicas_inherit_a_fault_on_their_service_until_it_is_removed(
 ) -> None:
     with start_system(SYSTEM, run_dir=tmp_path, backoff=FAST, ready_timeout=30) as system:
         client = system.toxiproxy
-        client.add_toxic("front.backend.0", "latency", name="gameday-slow",
-                         attributes={"latency": 300})  # fmt: skip
+        client.add_toxic(
+            "front.backend.0", "latency", name="gameday-slow", attributes={"latency": 300}
+        )
         system.scale("backend", 2)
         toxics = {t.name for t in client.toxics("front.backend.1")}
         assert toxics == {"gameday-slow"}  # the fault on the service covers the new replica
