@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "matrix": "chaos.cli.matrix",
     "ci": "chaos.cli.ci",
     "render": "chaos.cli.render",
+    "scale": "chaos.cli.scale",
 }
 
 

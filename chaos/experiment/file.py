@@ -17,6 +17,7 @@ from chaos.experiment.model import (
     FAULT_KINDS,
     PROCESS_KINDS,
     TOXIC_ATTRIBUTES,
+    AutoscalingClaim,
     Degraded,
     Experiment,
     Fault,
@@ -54,6 +55,7 @@ _TOP = (
     "faults",
     "hypothesis",
     "invariants",
+    "autoscaling",
 )
 
 
@@ -69,9 +71,14 @@ class _Reader:
             doc.root,
             "the experiment",
             allowed=_TOP,
-            required=("name", "system", "load", "schedule", "faults", "hypothesis"),
+            required=("name", "system", "load", "schedule", "hypothesis"),
             example="name: payments-down",
         )
+        autoscaling = self.autoscaling(top["autoscaling"].value) if "autoscaling" in top else None
+        if "faults" not in top and autoscaling is None:
+            raise doc.fail(
+                doc.root, "the experiment needs 'faults', e.g. [{target: ..., kind: down}]"
+            )
         name = doc.string(top["name"].value, "name", "payments-down")
         if not _NAME.match(name):
             raise doc.fail(top["name"].value, f"name {name!r} must match [a-z][a-z0-9_-]*")
@@ -79,9 +86,11 @@ class _Reader:
             self.fault(node, index)
             for index, node in enumerate(
                 doc.sequence(top["faults"].value, "faults", "[{target: {service: x}, kind: down}]")
+                if "faults" in top
+                else ()
             )
         )
-        if not faults:
+        if not faults and autoscaling is None:
             raise doc.fail(top["faults"].value, "faults is empty; list at least one fault")
         names = [f.name for f in faults]
         for fault in faults:
@@ -104,6 +113,32 @@ class _Reader:
             invariants=read_invariants(doc, top["invariants"].value)
             if "invariants" in top
             else None,
+            autoscaling=autoscaling,
+        )
+
+    def autoscaling(self, node: yaml.Node) -> AutoscalingClaim:
+        # The fault window is then a load spike (e.g. the season shape): no fault is needed.
+        doc = self.doc
+        example = "{scales: [payments], within_slo_after: 20s}"
+        keys = doc.mapping(
+            node,
+            "autoscaling",
+            allowed=("scales", "within_slo_after", "scale_in"),
+            required=("scales", "within_slo_after"),
+            example=example,
+        )
+        scale_in = True
+        if "scale_in" in keys:
+            value = doc.scalar(keys["scale_in"].value, "autoscaling.scale_in", "true")
+            if not isinstance(value, bool):
+                raise doc.fail(keys["scale_in"].value, "autoscaling.scale_in must be true or false")
+            scale_in = value
+        return AutoscalingClaim(
+            scales=doc.strings(keys["scales"].value, "autoscaling.scales", "[payments]"),
+            within_slo_after=doc.parsed(
+                keys["within_slo_after"].value, "autoscaling.within_slo_after", parse_duration, "9s"
+            ),
+            scale_in=scale_in,
         )
 
     def replicas(self, node: yaml.Node) -> dict[str, int]:

@@ -121,6 +121,16 @@ class Hypothesis:
 
 
 @dataclass(frozen=True)
+@dataclass(frozen=True)
+class AutoscalingClaim:
+    """What autoscaling must show when the fault window is a load spike (chaos.scale.season)."""
+
+    scales: tuple[str, ...]  # these scale out during the window, and no other service scales
+    within_slo_after: float  # every journey is within its SLO this long after the window starts
+    scale_in: bool = True  # and they are back to their starting count by the end
+
+
+@dataclass(frozen=True)
 class Experiment:
     """A validated experiment."""
 
@@ -134,6 +144,7 @@ class Experiment:
     description: str = ""
     replicas: Mapping[str, int] = field(default_factory=dict)
     invariants: Invariants | None = None
+    autoscaling: AutoscalingClaim | None = None
 
     @property
     def journeys(self) -> tuple[str, ...]:
@@ -155,6 +166,13 @@ def check_against(experiment: Experiment, spec: SystemSpec) -> None:
         problem = target_problem(spec, fault.target, experiment.replicas.get(fault.target.service))
         if problem:
             raise ExperimentInvalid(f"{fault.where}: target {fault.target}: {problem} ({source})")
+    for service in experiment.autoscaling.scales if experiment.autoscaling else ():
+        if spec.services.get(service) is None or spec.services[service].autoscale is None:
+            raise ExperimentInvalid(
+                f"{experiment.path}: autoscaling.scales names {service!r}, which has no "
+                f"autoscale policy in {source}; add 'autoscale: {{min: 1, max: 4, metric: busy, "
+                "target: 0.6}' to it"
+            )
     for journey in experiment.journeys:
         if journey not in spec.journeys:
             known = ", ".join(spec.journeys) or "(none)"

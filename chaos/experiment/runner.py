@@ -36,6 +36,7 @@ from chaos.faults.journal import Journal
 from chaos.judgement.verdict import ExperimentVerdict, Outcome, Phases, judge
 from chaos.runtime.prometheus import extra_targets_dir
 from chaos.runtime.system import RunningSystem, start_system
+from chaos.scale.season import observe_autoscaling
 from chaos.system.model import SystemSpec, load_system
 from chaos.system.topology import Topology
 from loadtests.errors import LoadtestError
@@ -327,7 +328,12 @@ def run_experiment(
                 verdict, invariants = run.execute()
             finally:
                 run.cleanup()  # normally done already, before the system stopped
+        autoscaling = observe_autoscaling(
+            experiment.autoscaling, spec, run_dir, run_dir / LOAD_DIR, run.windows
+        )
         outcome = verdict.outcome
+        if autoscaling is not None and not autoscaling.passed and outcome is Outcome.HELD:
+            outcome = Outcome.REJECTED
         if invariants is not None and not invariants.passed and outcome is Outcome.HELD:
             outcome = Outcome.INVARIANTS_VIOLATED
         result.status, result.verdict, result.invariants = "completed", verdict, invariants
@@ -337,6 +343,7 @@ def run_experiment(
             deviated=verdict.deviated,
             verdict={**verdict.to_json(), "outcome": outcome.label, "exit_code": outcome.exit_code},
             invariants=invariants.to_json() if invariants else None,
+            autoscaling=autoscaling.to_json() if autoscaling else None,
         )
     except Interrupted as exc:
         result.status, result.error = "interrupted", str(exc)

@@ -263,7 +263,8 @@ class _Matrix:
         if self.attached is not None:
             yield self.attached
             return
-        with start_system(self.spec, run_dir=self.run_dir) as system:
+        # Replica counts stay fixed: a cell's blast radius is the fault's, not an autoscaler's.
+        with start_system(self.spec, run_dir=self.run_dir, autoscale=False) as system:
             yield system
 
     def _start_load(self, system: RunningSystem | AttachedSystem) -> LoadProcess:

@@ -22,6 +22,36 @@ from chaos.system.target import FaultTarget
 from chaos.yamldoc import suggest
 from loadtests.slo import SloSpec
 
+AUTOSCALE_METRICS = ("busy", "cpu", "in_flight")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Autoscale:
+    """A service's autoscaling policy, decided like the Kubernetes HPA (chaos.runtime.hpa).
+
+    `metric` is averaged over the service's replicas: `busy` (fraction of its concurrency
+    limit in use, 0-1), `cpu` (CPU cores used per replica) or `in_flight` (requests in flight
+    per replica); `target` is the value per replica to hold. `scale_up_after` and
+    `scale_down_after` are the stabilisation windows (seconds); `tolerance` the dead band.
+    """
+
+    min: int
+    max: int
+    metric: str
+    target: float
+    scale_up_after: float = 0.0
+    scale_down_after: float = 300.0
+    tolerance: float = 0.1
+    where: str = "<memory>"
+
+
+@dataclass(frozen=True)
+class JourneyLoad:
+    """How to load one journey on its own: its open-model user class and its rate variable."""
+
+    user_class: str
+    rate_env: str
+
 
 @dataclass(frozen=True, kw_only=True)
 class ServiceSpec:
@@ -37,6 +67,7 @@ class ServiceSpec:
     metrics: str | None = "/metrics"
     scheme: str = "http"
     infrastructure: bool = False
+    autoscale: Autoscale | None = None
     where: str = "<memory>"
 
     @property
@@ -76,6 +107,7 @@ class LoadProfile:
     options: Mapping[str, str] = field(default_factory=dict)
     processes: int | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+    journeys: Mapping[str, JourneyLoad] = field(default_factory=dict)  # one journey alone
 
 
 @dataclass(frozen=True)
@@ -151,6 +183,11 @@ class SystemSpec:
     def components(self) -> dict[str, ServiceSpec]:
         """Infrastructure then services, by name."""
         return {**self.infrastructure, **self.services}
+
+    @property
+    def autoscaled(self) -> dict[str, Autoscale]:
+        """The services with an autoscaling policy, by name."""
+        return {n: s.autoscale for n, s in self.services.items() if s.autoscale is not None}
 
     @property
     def journeys(self) -> tuple[str, ...]:

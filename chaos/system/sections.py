@@ -11,6 +11,7 @@ Paths are relative to the file that names them; every error names file:line and 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +21,24 @@ from chaos.system.model import (
     MATRIX_FAULTS,
     HostileInput,
     Invariants,
+    JourneyLoad,
     LoadProfile,
     MatrixSettings,
 )
 from chaos.yamldoc import Entry, YamlDoc, suggest
 from loadtests.units import parse_duration, parse_ratio
 
-LOAD_KEYS = ("locustfile", "users", "spawn_rate", "shape", "options", "processes", "env")
+LOAD_KEYS = (
+    "locustfile",
+    "users",
+    "spawn_rate",
+    "shape",
+    "options",
+    "processes",
+    "env",
+    "journeys",
+)
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def read_path(doc: YamlDoc, node: yaml.Node, base: Path, what: str, example: str) -> Path:
@@ -49,8 +61,20 @@ def read_text_mapping(doc: YamlDoc, entry: Entry | None, what: str, example: str
     }
 
 
-def read_load(doc: YamlDoc, node: yaml.Node, base: Path, what: str = "load") -> LoadProfile:
-    """A `load:` section: the locustfile and how to run it."""
+def read_load(
+    doc: YamlDoc,
+    node: yaml.Node,
+    base: Path,
+    what: str = "load",
+    *,
+    journeys: tuple[str, ...] | None = None,
+) -> LoadProfile:
+    """A `load:` section: the locustfile and how to run it.
+
+    In a system file (`journeys` given: the journey names) it may also say how to load one
+    journey alone (`journeys: {checkout: {user_class: ..., rate_env: ...}}`, for `gameday scale`
+    and the pytest plugin's `load`).
+    """
     entries = doc.mapping(
         node,
         what,
@@ -78,7 +102,42 @@ def read_load(doc: YamlDoc, node: yaml.Node, base: Path, what: str = "load") -> 
         if "processes" in entries
         else None,
         env=read_text_mapping(doc, entries.get("env"), f"{what}.env", "{SHOP_LOAD_MODEL: open}"),
+        journeys=_journey_loads(doc, entries["journeys"], what, journeys or ())
+        if "journeys" in entries
+        else {},
     )
+
+
+def _journey_loads(
+    doc: YamlDoc, entry: Entry, what: str, known: tuple[str, ...]
+) -> dict[str, JourneyLoad]:
+    example = "'{checkout: {user_class: CheckoutArrivals, rate_env: SHOP_RATE_CHECKOUT}}'"
+    found: dict[str, JourneyLoad] = {}
+    for journey, item in doc.mapping(entry.value, f"{what}.journeys", example=example).items():
+        if journey not in known:
+            raise doc.fail(
+                item.key,
+                f"{what}.journeys names {journey!r}, which is not under journeys"
+                f"{suggest(journey, known)}; known: {', '.join(known) or '(none)'}",
+            )
+        where = f"{what}.journeys.{journey}"
+        keys = doc.mapping(
+            item.value,
+            where,
+            allowed=("user_class", "rate_env"),
+            required=("user_class", "rate_env"),
+            example="'{user_class: CheckoutArrivals, rate_env: SHOP_RATE_CHECKOUT}'",
+        )
+        rate_env = doc.string(keys["rate_env"].value, f"{where}.rate_env", "SHOP_RATE_CHECKOUT")
+        if not _ENV_NAME.match(rate_env):
+            raise doc.fail(
+                keys["rate_env"].value, f"{where}.rate_env {rate_env!r} is not a variable name"
+            )
+        found[journey] = JourneyLoad(
+            doc.string(keys["user_class"].value, f"{where}.user_class", "CheckoutArrivals"),
+            rate_env,
+        )
+    return found
 
 
 def read_invariants(doc: YamlDoc, node: yaml.Node, what: str = "invariants") -> Invariants:

@@ -18,6 +18,7 @@ closed); `DependencyUnavailable` when there was no usable answer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
 from collections.abc import Mapping, Sequence
@@ -28,6 +29,7 @@ import httpx
 from instrumentation import ResilienceMetrics, dependency_client
 from sample_system.common import config
 from sample_system.common.balancer import Balancer
+from sample_system.common.discovery import Membership, membership_from_env
 from sample_system.common.errors import DependencyRejected
 from sample_system.common.resilience import AttemptFailed, Clock, Policy, Resilience, Sleep
 
@@ -70,6 +72,7 @@ class ServiceClient:
             dependency, policy or Policy(), clock=clock, sleep=sleep, metrics=metrics
         )
         self._clock = clock
+        self.membership: Membership | None = None
         self._client = dependency_client(
             dependency,
             transport=transport,
@@ -96,6 +99,8 @@ class ServiceClient:
         deadline: float | None = None,
     ) -> httpx.Response:
         """Send one logical request; see the module docstring for the outcomes."""
+        if self.membership is not None:
+            self.membership.start()
         tried: set[str] = set()
 
         async def attempt(timeout: float) -> httpx.Response:
@@ -139,8 +144,16 @@ class ServiceClient:
         )
         return response.json()
 
+    def follow(self, membership: Membership) -> None:
+        """Keep the balancer's endpoints in line with the runtime's registry (discovery.py)."""
+        self.membership = membership
+        with contextlib.suppress(RuntimeError):  # no running loop: start() on first request
+            membership.start()
+
     async def aclose(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool (and stop following the registry)."""
+        if self.membership is not None:
+            await self.membership.aclose()
         await self._client.aclose()
 
 
@@ -181,11 +194,16 @@ def client_from_env(
     """A `ServiceClient` for `dependency` at `<DEP>_URLS`, its policy tunable from the env.
 
     `SHOP_EJECT_SECONDS` (default 5) is how long a failing replica stays out of rotation.
+    Under the gameday runtime (`GAMEDAY_REGISTRY_URL` set) the replicas follow its registry.
     """
-    return ServiceClient(
+    client = ServiceClient(
         dependency,
         config.urls(environ, dependency),
         policy_from_env(environ, dependency, default),
         eject_seconds=config.number(environ, "SHOP_EJECT_SECONDS", 5.0),
         **options,
     )
+    membership = membership_from_env(environ, dependency, client.balancer)
+    if membership is not None:
+        client.follow(membership)
+    return client
