@@ -121,7 +121,6 @@ class Hypothesis:
 
 
 @dataclass(frozen=True)
-@dataclass(frozen=True)
 class AutoscalingClaim:
     """What autoscaling must show when the fault window is a load spike (chaos.scale.season)."""
 
