@@ -34,6 +34,7 @@ from chaos.experiment.model import (
 )
 from chaos.faults.actions import Action, plan_fault
 from chaos.faults.injection import inject, remove
+from chaos.faults.journal import LIVE_STATES
 from chaos.system.model import SystemSpec, target_problem
 from chaos.system.target import parse_target
 from chaos.system.topology import Topology
@@ -158,10 +159,7 @@ class ActiveFault:
         """True while the journal says the fault may be in place."""
         if self.index is None:
             return False
-        return self.faults.system.journal.data["faults"][self.index]["state"] in (
-            "pending",
-            "applied",
-        )
+        return self.faults.system.journal.data["faults"][self.index]["state"] in LIVE_STATES
 
     def __enter__(self) -> ActiveFault:
         __tracebackhide__ = True

@@ -78,7 +78,7 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     path = _configured(config)
     if path is None:
         return None
-    how = "attached to `gameday up`" if _attach(config) else "started once per session"
+    how = "attached to `gameday up`" if _attach(config) else "started on first use"
     return f"gameday: system {path[0]} ({how})"
 
 

@@ -181,6 +181,38 @@ def test_sigterm_to_the_session_removes_the_fault_and_stops_the_system(
     _assert_cleaned_up(_journal(configured.path))
 
 
+@pytest.mark.slow
+def test_attached_to_gameday_up_proxy_faults_only_and_it_keeps_running(
+    configured: pytest.Pytester,
+) -> None:
+    gameday = [sys.executable, "-m", "chaos.cli"]
+    up = subprocess.run([*gameday, "up", str(SYSTEM)], cwd=configured.path, capture_output=True,
+                        text=True, timeout=120)  # fmt: skip
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        configured.makepyfile(
+            """
+            import pytest
+            from chaos.errors import ConfigInvalid
+
+            def test_attached(fault, load, gameday_system):
+                assert not gameday_system.owns
+                with fault("back", "down"):
+                    assert set(load("dep", rate=20, seconds=1, warmup=0).errors) == {"503"}
+                with pytest.raises(ConfigInvalid, match="only a session that started the system"):
+                    fault("back/1", "kill")
+            """
+        )
+        configured.runpytest("--gameday-attach").assert_outcomes(passed=1)
+        journal = _journal(configured.path)
+        assert journal["owns_system"] is False
+        assert {f["state"] for f in journal["faults"]} == {"removed"}
+        status = subprocess.run([*gameday, "status"], cwd=configured.path, timeout=60)
+        assert status.returncode == 0  # still running, every process ready
+    finally:
+        subprocess.run([*gameday, "down"], cwd=configured.path, capture_output=True, timeout=60)
+
+
 def _journal_or_none(root: Path) -> list[dict[str, Any]]:
     try:
         faults: list[dict[str, Any]] = _journal(root)["faults"]
