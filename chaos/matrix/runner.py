@@ -28,11 +28,13 @@ import contextlib
 import logging
 import math
 import time
+import traceback
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chaos.errors import FaultInjectionError, GamedayError, RuntimeFailure
 from chaos.experiment.attach import AttachedSystem, attach_system
@@ -52,6 +54,9 @@ from loadtests.errors import LoadtestError
 from loadtests.runner import LoadProcess, LoadSpec
 from loadtests.samples import SAMPLES_FILE
 from loadtests.windows import SampleSet, SamplesFollower, Window, WindowSet, read_run
+
+if TYPE_CHECKING:
+    from chaos.faults.hostile import HostileLoad
 
 logger = logging.getLogger(__name__)
 
@@ -365,10 +370,16 @@ class _Matrix:
         if hostile is not None:
             report = hostile.stop()
             details["hostile_input"] = report.to_json()
-            problems += report.problems()
+            problems += report.problems
         if index is not None:
             self.remove_all()
-        recovered = self._wait_recovered(off)
+        checked = self._touches_data(cell)
+        with ThreadPoolExecutor(max_workers=1) as audits:
+            # the invariants are checked while the system recovers (the audit judges only
+            # what is older than its grace: not the requests of this fault window)
+            audit = audits.submit(self._run_invariants, under_load=True) if checked else None
+            recovered = self._wait_recovered(off)
+            result = audit.result() if audit is not None else None
         if recovered is None:
             problems.append(
                 f"not back within SLO {settings.recover_within:.0f}s after the fault was "
@@ -376,9 +387,7 @@ class _Matrix:
             )
             self._restart()
         final = False
-        checked = self._touches_data(cell)
-        if checked:
-            result = self._run_invariants(under_load=True)
+        if result is not None:
             details["invariants"] = result.to_json()
             if not result.passed:
                 final = True
@@ -443,7 +452,7 @@ class _Matrix:
             system.start(process.service, process.replica)
         self._wait(self.settings.settle + 1.0)
 
-    def _hostile(self) -> Any:
+    def _hostile(self) -> HostileLoad:
         from chaos.faults.hostile import HostileLoad  # schemathesis: imported only when used
 
         assert self.system is not None
@@ -554,6 +563,11 @@ def run_matrix(
     except (GamedayError, FaultInjectionError, OSError) as exc:
         result.status, result.error, result.exit_code = "failed", str(exc), 2
         matrix.journal.finish("failed", error=str(exc))
+    except Exception as exc:  # a bug of ours: the faults are removed; say so, keep the outputs
+        logger.exception("the matrix failed")
+        error = f"internal error: {type(exc).__name__}: {exc} (a gameday bug; please report it)"
+        result.status, result.error, result.exit_code = "failed", error, 2
+        matrix.journal.finish("failed", error=error, traceback=traceback.format_exc())
     result.call_graph = matrix.call_graph
     result.wall_seconds = time.monotonic() - began
     if write_outputs is not None:
