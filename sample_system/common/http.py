@@ -12,7 +12,10 @@
 
 Outcomes: a 2xx `httpx.Response`; `DependencyRejected` when the callee answered with a 4xx,
 or with a 503 that names its own unavailable dependency (it is healthy; the breaker stays
-closed); `DependencyUnavailable` when there was no usable answer.
+closed); `DependencyUnavailable` when there was no usable answer. A 4xx is never retried. A
+500 is an error of the callee on this very request (bad input can cause one): it may be
+retried on another replica, but the breaker does not count it, so a few bad requests cannot
+open the breaker for everybody; no answer, 502, 503 and 504 count.
 """
 
 from __future__ import annotations
@@ -124,6 +127,7 @@ class ServiceClient:
                     "error",
                     f"{method} {path} answered {response.status_code}",
                     maybe_processed=True,
+                    unhealthy=response.status_code != 500,
                 )
             if response.status_code >= 400:
                 raise DependencyRejected(self.dependency, response)
