@@ -423,7 +423,8 @@ class _Matrix:
         """The time the last journey was back within SLO for `settle` seconds, or None."""
         settings = self.settings
         deadline = removed + settings.recover_within
-        first = math.ceil(removed)
+        # removed within the first moments of a second: that second is already recovery
+        first = math.floor(removed) if removed % 1 < INJECT_AHEAD else math.ceil(removed)
         while True:
             self._check_load()
             now = self.clock()
