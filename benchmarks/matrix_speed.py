@@ -13,6 +13,7 @@ baselines, and the verdict. Run it alone on the machine: a matrix is a measureme
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import subprocess
@@ -45,7 +46,7 @@ def main() -> int:
     verdict = journal.get("matrix_verdict") or {}
     cells = journal.get("cells", [])
     starts = [c["windows"]["fault"][0] for c in cells]
-    cycles = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    cycles = [b - a for a, b in itertools.pairwise(starts)]
     samples = read_run(run_dir / "load")
     sent = sum(samples.stats(j).offered for j in samples.journeys)
     in_faults = in_baselines = 0
@@ -62,7 +63,8 @@ def main() -> int:
     print(f"exit code          {done.returncode} ({verdict.get('outcome', journal.get('status'))})")
     print(f"wall time          {wall:.0f} s (the matrix process, start to exit)")
     if starts:
-        print(f"first fault after  {starts[0] - journal['started']:.0f} s (start, warm-up, baseline)")
+        first = starts[0] - journal["started"]
+        print(f"first fault after  {first:.0f} s (start, warm-up, baseline)")
         print(f"cell cycle         mean {statistics.mean(cycles or [0]):.1f} s, "
               f"slowest {max(cycles or [0]):.0f} s")  # fmt: skip
     runs = sum(1 for c in plan if c["skip"] is None and c["same_as"] is None)
