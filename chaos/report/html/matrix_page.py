@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from html import escape
 from typing import Any
 
 from chaos.report.html.figures import HeatCell, Shade, colours, heatmap_figure
@@ -76,7 +77,8 @@ def _recovery(attempt: Mapping[str, Any] | None) -> str:
 def _why(cell: Mapping[str, Any], attempt: Mapping[str, Any] | None) -> str:
     if attempt is None:
         return ""
-    why = [f"{j['journey']}: {j['problems'][0]}" for j in attempt["journeys"] if j.get("problems")]
+    journeys = attempt.get("journeys") or ()
+    why = [f"{j['journey']}: {j['problems'][0]}" for j in journeys if j.get("problems")]
     why += list(attempt.get("problems") or ())
     return (why[0] + (f" (+{len(why) - 1} more)" if len(why) > 1 else "")) if why else ""
 
@@ -95,16 +97,18 @@ def _summary(cell: Mapping[str, Any], total: int) -> str:
 
 
 def _hover(cell_id: str, state: str, cell: Mapping[str, Any] | None, reason: str) -> str:
-    lines = [f"<b>{cell_id}</b>"]
+    """The hover label: plotly reads a few HTML tags in it, so the text is escaped."""
+    lines = [f"<b>{escape(cell_id)}</b>"]
     if cell is None:
-        lines.append(f"{state}: {reason}" if reason else state)
+        lines.append(escape(f"{state}: {reason}" if reason else state))
     else:
         lines.append(state.upper())
-        lines.append(f"moved: {', '.join(cell.get('affected') or ()) or 'none'}")
+        lines.append(escape(f"moved: {', '.join(cell.get('affected') or ()) or 'none'}"))
         if cell.get("unexpected"):
-            lines.append(f"claimed unaffected but moved: {', '.join(cell['unexpected'])}")
+            unexpected = ", ".join(cell["unexpected"])
+            lines.append(escape(f"claimed unaffected but moved: {unexpected}"))
         if cell.get("same_as"):
-            lines.append(f"same injection as {cell['same_as']}")
+            lines.append(escape(f"same injection as {cell['same_as']}"))
     lines.append("click for the detail")
     return "<br>".join(lines)
 
@@ -135,7 +139,8 @@ class _Builder:
         self.figures: dict[str, dict[str, Any]] = {}
 
     def attempt(self, anchor: str, cell: Mapping[str, Any], number: int, count: int) -> Attempt:
-        """Attempt `number` of `cell` (0-based) of `count`, its timeline added to figures."""
+        """Attempt `number` of `cell` (0-based) of `count`, its timeline added to figures
+        (`anchor`: of the cell whose injection it is; a `same as` cell shares its charts)."""
         data = cell["attempts"][number]
         claims = {c["journey"]: c for c in cell.get("claims") or ()}
         w = data["windows"]
@@ -153,7 +158,8 @@ class _Builder:
             Shade("recovery", recovery.start, recovery.end),
         ]
         figure = f"{anchor}-{number + 1}"
-        self.figures[figure] = timeline(self.series, shades, fault, self.palette)
+        if figure not in self.figures:
+            self.figures[figure] = timeline(self.series, shades, fault, self.palette)
         rows = tuple(
             verdict_row(
                 j,
@@ -253,7 +259,8 @@ def matrix_page(journal: Mapping[str, Any], samples: SampleSet) -> Page:
             index.append(IndexRow(anchor, cell_id, state, "-", "-", "-", reason))
             continue
         count = len(cell.get("attempts") or ())
-        attempts = tuple(build.attempt(anchor, cell, n, count) for n in range(count))
+        source = anchors.get(same_as, anchor) if same_as else anchor
+        attempts = tuple(build.attempt(source, cell, n, count) for n in range(count))
         details.append(
             Detail(
                 anchor,
@@ -304,7 +311,7 @@ def matrix_page(journal: Mapping[str, Any], samples: SampleSet) -> Page:
     )
     graph = call_graph_table(journal.get("call_graph"))
     return Page(
-        title=f"matrix of {experiment.get('name', 'a system')}",
+        title=str(experiment.get("name", "matrix")),
         kind="matrix",
         state="pass" if exit_code == 0 else "fail",
         headline=headline,

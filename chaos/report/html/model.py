@@ -128,5 +128,6 @@ class Page:
 
     @property
     def charts(self) -> int:
-        """How many timelines the page holds (the heatmap not counted)."""
+        """How many timelines the page shows (the heatmap not counted); a cell that is the
+        same injection as another shows that cell's timelines again."""
         return sum(a.figure is not None for d in self.details for a in d.attempts)

@@ -65,7 +65,10 @@ def test_one_square_per_planned_cell_coloured_by_its_state(page: Page, run_dir: 
 
 
 def test_every_figure_is_valid_plotly(page: Page) -> None:
-    assert len(page.figures) == page.charts + 1  # the heatmap
+    shown = {a.figure for d in page.details for a in d.attempts}
+    assert set(page.figures) == shown | {"heatmap"}
+    edge = next(d for d in page.details if d.title == "web->pay:latency")
+    assert [a.figure for a in edge.attempts] == ["cell-pay-latency-1", "cell-pay-latency-2"]
     for figure in page.figures.values():
         go.Figure(figure)  # raises on any property plotly does not know
 

@@ -10,8 +10,9 @@
       return Promise.resolve(element);
     }
     element.dataset.drawn = "yes";
-    var figure = data.figures[element.dataset.figure];
-    var layout = Object.assign({}, figure.layout, { template: data.template });
+    // a copy: plotly keeps (and changes) what it is given, and charts may share a figure
+    var figure = JSON.parse(JSON.stringify(data.figures[element.dataset.figure]));
+    var layout = Object.assign(figure.layout, { template: data.template });
     return Plotly.newPlot(element, figure.data, layout, config);
   }
 
