@@ -187,10 +187,10 @@ def heat_colourscale(journeys: int) -> tuple[list[list[Any]], list[int], list[st
     journeys moved."""
     bands = [SKIPPED_COLOUR]
     labels = ["skipped / not run"]
-    steps = [0.15 + 0.75 * k / max(journeys, 1) for k in range(journeys + 1)]
-    bands += plotly.colors.sample_colorscale("Blues", steps)
+    share = [k / max(journeys, 1) for k in range(journeys + 1)]  # of the journeys, moved
+    bands += plotly.colors.sample_colorscale("Blues", [0.15 + 0.75 * s for s in share])
     labels += [f"pass, {k} moved" for k in range(journeys + 1)]
-    bands += plotly.colors.sample_colorscale("Reds", [0.3 + 0.6 * (s - 0.15) / 0.75 for s in steps])
+    bands += plotly.colors.sample_colorscale("Reds", [0.3 + 0.6 * s for s in share])
     labels += [f"FAIL, {k} moved" for k in range(journeys + 1)]
     scale: list[list[Any]] = []
     for code, colour in enumerate(bands):

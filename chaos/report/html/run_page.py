@@ -128,8 +128,12 @@ def run_page(
     exit_code = verdict.get("exit_code")
     state = "pass" if exit_code == 0 else "fail"
     outcome = str(verdict.get("outcome") or journal.get("status", "?"))
-    problems = sum(bool(j.get("problems")) for j in journeys_json)
-    summary = f"{outcome}: {problems} of {len(journeys_json)} journeys did not behave as claimed"
+    failed = sum(bool(j.get("problems")) for j in journeys_json)
+    summary = f"{outcome}: " + (
+        f"{failed} of {len(journeys_json)} journeys did not behave as claimed"
+        if failed
+        else "every journey behaved as claimed"
+    )
     extra: list[tuple[str, tuple[str, ...]]] = []
     if journal.get("faults"):
         extra.append(("Faults", _fault_lines(journal["faults"])))

@@ -1,5 +1,5 @@
 """The parts both reports share, built from journal JSON: verdict rows, a judged window's
-timeline and slowest traces, hostile input, invariants, the call graph. Pure.
+timeline, hostile input, invariants, the call graph. Pure.
 """
 
 from __future__ import annotations

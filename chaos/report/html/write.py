@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chaos.errors import GamedayError
+from chaos.faults.journal import FORMAT as JOURNAL_FORMAT
 from chaos.faults.journal import JOURNAL_FILE
 from chaos.matrix.callgraph import build_call_graph, read_spans
 from chaos.report.html.matrix_page import matrix_page
@@ -117,6 +118,10 @@ def _read_journal(run_dir: Path) -> dict[str, Any]:
         raise GamedayError(
             f"cannot read {path}: {exc}; pass the directory a gameday run wrote"
         ) from exc
-    if not isinstance(data, Mapping):
-        raise GamedayError(f"{path} is not a gameday journal (expected a JSON object)")
+    if not isinstance(data, Mapping) or data.get("format") != JOURNAL_FORMAT:
+        raise GamedayError(
+            f"{path} is not the journal of a gameday run or matrix (no "
+            f'"format": "{JOURNAL_FORMAT}"); pass the directory `gameday run` or '
+            "`gameday matrix` wrote"
+        )
     return dict(data)

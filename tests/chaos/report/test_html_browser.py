@@ -29,6 +29,7 @@ FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    "--disable-dev-shm-usage",  # containers often have a tiny /dev/shm
     "--window-size=1280,1600",
 )
 WAIT = 30.0  # seconds: a loaded CI machine may take a while to lay out many charts
@@ -118,7 +119,6 @@ def test_matrix_report_renders_offline_with_every_cell_and_chart(
     assert timelines >= 8
 
     open_report(browser, report)
-    squares = browser.find_elements(By.CSS_SELECTOR, "#heatmap g.heatmap-label")
     WebDriverWait(browser, WAIT).until(
         lambda d: len(d.find_elements(By.CSS_SELECTOR, "#heatmap g.heatmap-label")) == planned
     )

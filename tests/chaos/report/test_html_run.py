@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 
 import plotly.graph_objects as go
+import pytest
 
+from chaos.errors import GamedayError
 from chaos.experiment.runner import RunResult
 from chaos.faults.journal import Journal
 from chaos.report.html.run_page import run_page
@@ -79,3 +81,11 @@ def test_a_report_can_be_written_again_from_the_run_directory(tmp_path: Path) ->
     # the same page, except where each claim comes from (the experiment file is not read)
     assert first.count('class="chart timeline"') == again.count('class="chart timeline"') == 1
     assert "hypothesis of" in again and "hypothesis of" not in first
+
+
+def test_a_directory_without_a_run_journal_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "journal.json").write_text('{"system": "shop", "service": "payments"}')
+    with pytest.raises(GamedayError, match="not the journal of a gameday run"):
+        write_report(tmp_path)
+    with pytest.raises(GamedayError, match="cannot read"):
+        write_report(tmp_path / "missing")
