@@ -58,11 +58,10 @@ def _journeys(journal: Mapping[str, Any], samples: SampleSet) -> list[str]:
 
 
 def _shown(cell: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The attempt that stands for the cell: a passing one if it passed, else the first."""
+    """The attempt that stands for the cell, as the verdict chose it (`CellVerdict.shown`)."""
     attempts = cell.get("attempts") or []
-    if cell.get("passed"):
-        return next((a for a in attempts if a.get("passed")), None)
-    return attempts[0] if attempts else None
+    index = cell.get("shown", 0)
+    return attempts[index] if isinstance(index, int) and 0 <= index < len(attempts) else None
 
 
 def _recovery(attempt: Mapping[str, Any] | None) -> str:
