@@ -65,6 +65,7 @@ LOAD_DIR = "load"
 POLL = 0.2  # seconds between looks at the samples while waiting for a recovery
 FLUSHED = 0.4  # a second is in the samples file this long after it ended (flushes: 0.25 s)
 INJECT_AHEAD = 0.1  # inject this long before a second begins: the window starts with it
+SPANS_EXPORTED = 6.0  # spans reach their files within this (the SDK's batch delay is 5 s)
 
 
 class Observer(Protocol):
@@ -135,6 +136,13 @@ class _Quiet:
             if last > first:
                 self.parts.append(Window("quiet", float(first), float(last)))
         self.opened = None
+
+    def all(self, until: float) -> list[Window]:
+        """Every quiet part, the one still open cut at `until`."""
+        parts = list(self.parts)
+        if self.opened is not None and math.floor(until) > math.ceil(self.opened):
+            parts.append(Window("quiet", float(math.ceil(self.opened)), float(math.floor(until))))
+        return parts
 
     def last(self, seconds: float) -> WindowSet:
         chosen: list[Window] = []
@@ -314,8 +322,9 @@ class _Matrix:
                 self.journal.set_window("baseline", baseline.start, baseline.end)
                 self.quiet.parts.append(baseline)
                 self.steady_before = self._meets_slo(baseline)
-                self._derive_claims(baseline)
                 if not self.steady_before or self.plan_only:
+                    self._wait(SPANS_EXPORTED)  # the baseline's last spans reach their files
+                    self._derive_claims(self._samples(), [baseline])
                     return None
                 runnable = [c for c in self.cells if c.runs]
                 for number, cell in enumerate(runnable, start=1):
@@ -332,12 +341,13 @@ class _Matrix:
             finally:
                 self.cleanup()
 
-    def _derive_claims(self, baseline: Window) -> None:
-        samples = self._samples()
+    def _derive_claims(self, samples: SampleSet, quiet: list[Window]) -> None:
+        """Each journey's call graph from its traces in `quiet` seconds, then every claim."""
         journeys = self.spec.journeys
-        traces = {j: samples.trace_ids(j, baseline) for j in journeys}
+        traces = {j: [t for w in quiet for t in samples.trace_ids(j, w)] for j in journeys}
         spans = read_spans(self.run_dir / "traces", {t for ids in traces.values() for t in ids})
         self.call_graph = build_call_graph(traces, spans)
+        self.findings = []
         for cell in self.cells:
             claims, findings = expect(cell, journeys, self.call_graph, self.spec)
             self.claims[cell.id] = claims
@@ -475,8 +485,11 @@ class _Matrix:
         return self._run_invariants() if self.spec.invariants is not None else None
 
     def judge(self) -> MatrixVerdict:
+        """The verdict on every cell so far; the claims come from every quiet second's traces
+        (the baseline and the seconds after each recovery: rare paths of a journey too)."""
         assert self.spec.slo is not None
         samples = read_run(self.run_dir / LOAD_DIR)
+        self._derive_claims(samples, self.quiet.all(self.clock() - SPANS_EXPORTED))
         return judge_matrix(
             self.cells,
             self.claims,
