@@ -35,6 +35,7 @@ from chaos.runtime import prometheus as prom
 from chaos.runtime.events import Event, EventLog
 from chaos.runtime.health import describe, probe, wait_ready
 from chaos.runtime.process import Child, stop_groups, tail
+from chaos.runtime.secret import SECRET_ENV, new_secret
 from chaos.runtime.supervisor import BACKOFF, PAUSED, RUNNING, STOPPED, Backoff, Replica, Supervisor
 from chaos.system.model import SystemSpec, load_system
 from chaos.system.topology import ProcessPlan, Topology, file_sd_targets, resolve_topology
@@ -162,6 +163,7 @@ class RunningSystem:
         self.stop_timeout = stop_timeout
         self.events = EventLog(self.run_dir / "events.jsonl")
         self.env = base_env(topology.root)
+        self._secret = new_secret(self.run_dir)  # services only: see chaos/runtime/secret.py
         proxy = next(p for p in extras if p.service == PROXY_NAME)
         self.toxiproxy = ToxiproxyClient(proxy.url)
         self._replicas: dict[tuple[str, int], Replica] = {}
@@ -315,7 +317,10 @@ class RunningSystem:
     # -- life cycle ---------------------------------------------------------------------------
 
     def _spawn(self, child: Child) -> int:
-        return child.spawn({**self.env, **child.plan.env}, cwd=self.topology.root)
+        env = {**self.env, **child.plan.env}
+        if not child.plan.infrastructure:
+            env[SECRET_ENV] = self._secret
+        return child.spawn(env, cwd=self.topology.root)
 
     def _populate(self) -> None:
         self.toxiproxy.populate(
