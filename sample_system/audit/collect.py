@@ -11,6 +11,7 @@ persisted for the whole wait.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ import httpx
 
 from sample_system.audit.invariants import Snapshot, Violation, check
 from sample_system.common import config
+from sample_system.common.auth import internal_headers
 
 SERVICES = ("orders", "payments", "inventory", "notifications")
 
@@ -94,7 +96,7 @@ def snapshot(targets: Targets, client: httpx.Client) -> Snapshot:
 def audit(targets: Targets, *, wait: float = 0.0, poll: float = 0.5) -> Report:
     """Check the invariants, re-reading for up to `wait` s while eventual ones are unmet."""
     deadline = time.monotonic() + wait
-    with httpx.Client(timeout=10.0) as client:
+    with httpx.Client(timeout=10.0, headers=internal_headers(os.environ)) as client:
         while True:
             shot = snapshot(targets, client)
             violations = check(shot)

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from sample_system.audit.__main__ import main
+from tests.sample_system.servers import AUTH
 from tests.sample_system.shop import Shop, dead_url, running_shop
 
 AUDITED = ("orders", "payments", "inventory", "notifications")
@@ -29,7 +30,7 @@ def flags(shop: Shop) -> list[str]:
 
 def order(shop: Shop, card: str) -> httpx.Response:
     body = {"items": [{"product_id": 1, "quantity": 1}], "card_token": card}
-    headers = {"Idempotency-Key": uuid.uuid4().hex}
+    headers = {"Idempotency-Key": uuid.uuid4().hex, **AUTH}
     return httpx.post(shop.urls["orders"] + "/orders", json=body, headers=headers, timeout=10)
 
 
