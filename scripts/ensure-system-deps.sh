@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests use (promtool, from `prometheus`) when missing.
+# Installs the Debian packages the tests use (promtool, from `prometheus`; curl, for the docs'
+# shell examples) when missing.
 # As root with apt-get (CI), it installs them; otherwise it says how, and the tests that
 # need them skip locally (and fail under CI=true).
 set -euo pipefail
 missing=()
 command -v promtool >/dev/null || missing+=(prometheus)
+command -v curl >/dev/null || missing+=(curl)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing Debian packages: ${missing[*]}"
