@@ -15,10 +15,11 @@ uses API keys instead (`X-API-Key`). The token is compared in constant time.
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Mapping
 from typing import Any
 
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sample_system.common.errors import ConfigError
@@ -76,11 +77,10 @@ class InternalAuth:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http":  # lifespan (the shop serves no websockets)
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        token = presented_token(headers)
+        token = presented_token(Headers(scope=scope))
         secret: str = scope["app"].state.run_secret
         if is_valid(token, secret):
             await self.app(scope, receive, send)
@@ -96,23 +96,12 @@ class InternalAuth:
             fix=f"send Authorization: Bearer ${SECRET_ENV} (the run's secret, in every "
             "service's environment and in <run dir>/secret)",
         )
-        await _send_json(send, 401, body.model_dump(exclude_defaults=True), CHALLENGE)
-
-
-async def _send_json(send: Send, status: int, body: dict[str, Any], challenge: str) -> None:
-    payload = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                (b"www-authenticate", challenge.encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
+        refusal = JSONResponse(
+            body.model_dump(exclude_defaults=True),
+            status_code=401,
+            headers={"WWW-Authenticate": CHALLENGE},
+        )
+        await refusal(scope, receive, send)
 
 
 def document(schema: dict[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from schemathesis.engine import Status, events
 
 from chaos.runtime import RunningSystem, start_system
 from chaos.runtime.secret import read_secret
+from chaos.system.model import load_system
 from tests.sample_system.test_e2e import KEY, SYSTEM_FILE
 from tests.sample_system.test_e2e_crash import with_env
 
@@ -105,15 +106,9 @@ def _record(outcome: Outcome, event: events.ScenarioFinished) -> None:
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
     # The processor's real latency only slows the fuzzing of payments down.
-    spec = with_env(_shop_spec(), {"payments": {"PROCESSOR_LATENCY_MS": "1-3"}})
+    spec = with_env(load_system(SYSTEM_FILE), {"payments": {"PROCESSOR_LATENCY_MS": "1-3"}})
     with start_system(spec, run_dir=tmp_path_factory.mktemp("shop")) as system:
         yield system
-
-
-def _shop_spec() -> Any:
-    from chaos.system.model import load_system
-
-    return load_system(SYSTEM_FILE)
 
 
 @pytest.mark.parametrize("service", SERVICES)
