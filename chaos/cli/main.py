@@ -22,7 +22,10 @@ COMMANDS: dict[str, str] = {
     "status": "chaos.cli.status",
     "run": "chaos.cli.run",
     "rollback": "chaos.cli.rollback",
+    "matrix": "chaos.cli.matrix",
+    "ci": "chaos.cli.ci",
     "render": "chaos.cli.render",
+    "scale": "chaos.cli.scale",
 }
 
 

@@ -29,10 +29,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="use the system `gameday up` is running instead of starting one (proxy faults only)",
     )
+    parser.add_argument(
+        "--prometheus",
+        action="store_true",
+        help="also run Prometheus (game-day rules); the journal records the alerts per phase",
+    )
 
 
 def run_all(
-    experiments: list[Experiment], *, run_dir: Path | None, live: bool, attach: bool = False
+    experiments: list[Experiment],
+    *,
+    run_dir: Path | None,
+    live: bool,
+    attach: bool = False,
+    prometheus: bool = False,
 ) -> list[RunResult]:
     """Run experiments one after another; stop early when interrupted."""
     import sys
@@ -53,6 +63,7 @@ def run_all(
                     observers=[display],
                     write_outputs=write_outputs,
                     attach_to=attach_to,
+                    prometheus=prometheus,
                 )
         else:
             print(
@@ -60,7 +71,11 @@ def run_all(
                 flush=True,
             )
             result = run_experiment(
-                experiment, run_dir=run_dir, write_outputs=write_outputs, attach_to=attach_to
+                experiment,
+                run_dir=run_dir,
+                write_outputs=write_outputs,
+                attach_to=attach_to,
+                prometheus=prometheus,
             )
         results.append(result)
         if result.exit_code >= 128:
@@ -92,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         run_dir=Path(args.run_dir) if args.run_dir else None,
         live=not args.no_live,
         attach=args.attach,
+        prometheus=args.prometheus,
     )
     print_results(list(zip(experiments, results, strict=False)))
     return worst_exit_code(results)

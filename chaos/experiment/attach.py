@@ -16,6 +16,7 @@ from chaos.errors import GamedayError
 from chaos.experiment.model import Experiment
 from chaos.proxy.client import ToxiproxyClient
 from chaos.runtime.state import STATE_FILE, read_state, supervisor_alive
+from chaos.system.model import SystemSpec, load_system
 from chaos.system.topology import Topology
 
 
@@ -25,6 +26,8 @@ class AttachedSystem:
 
     topology: Topology
     toxiproxy: ToxiproxyClient
+    prometheus_url: str | None = None
+    run_dir: Path | None = None
 
     @property
     def toxiproxy_url(self) -> str:
@@ -40,28 +43,40 @@ class AttachedSystem:
         return [p.url for p in self.topology.replicas(service)]
 
 
-def attach(experiment: Experiment, state_file: Path = STATE_FILE) -> AttachedSystem:
-    """The system `gameday up` runs, checked to be the experiment's and able to take it."""
+def attach_system(spec: SystemSpec, state_file: Path = STATE_FILE) -> AttachedSystem:
+    """The system `gameday up` runs, checked to be the one `spec` describes."""
     state = read_state(state_file)
     if state is None or not supervisor_alive(state):
         raise GamedayError(
             f"--attach: no running `gameday up` ({state_file} missing or its supervisor gone); "
             "start one with `gameday up`, or drop --attach to let the run start the system"
         )
-    if Path(state["system_file"]).resolve() != experiment.system.resolve():
+    if Path(state["system_file"]).resolve() != Path(spec.source).resolve():
         raise GamedayError(
-            f"--attach: `gameday up` runs {state['system_file']}, but {experiment.path.name} is "
-            f"for {experiment.system}; start that system or drop --attach"
+            f"--attach: `gameday up` runs {state['system_file']}, not {spec.source}; start that "
+            "system or drop --attach"
         )
+    topology = Topology.from_json(
+        json.loads((Path(state["run_dir"]) / "topology.json").read_text())
+    )
+    return AttachedSystem(
+        topology,
+        ToxiproxyClient(state["toxiproxy"]),
+        prometheus_url=state.get("prometheus"),
+        run_dir=Path(state["run_dir"]),
+    )
+
+
+def attach(experiment: Experiment, state_file: Path = STATE_FILE) -> AttachedSystem:
+    """The system `gameday up` runs, checked to be the experiment's and able to take it."""
     process_faults = [f.name for f in experiment.faults if f.is_process_fault]
     if process_faults:
         raise GamedayError(
             f"--attach: faults {process_faults} kill or pause processes, which only a run that "
             "started the system can do (and undo); drop --attach"
         )
-    topology = Topology.from_json(
-        json.loads((Path(state["run_dir"]) / "topology.json").read_text())
-    )
+    system = attach_system(load_system(experiment.system), state_file)
+    topology = system.topology
     for service, count in experiment.replicas.items():
         if len(topology.replicas(service)) != count:
             raise GamedayError(
@@ -69,4 +84,4 @@ def attach(experiment: Experiment, state_file: Path = STATE_FILE) -> AttachedSys
                 f"runs {len(topology.replicas(service))}; restart it with --replicas "
                 f"{service}={count} or drop --attach"
             )
-    return AttachedSystem(topology, ToxiproxyClient(state["toxiproxy"]))
+    return system

@@ -17,15 +17,15 @@ from chaos.experiment.model import (
     FAULT_KINDS,
     PROCESS_KINDS,
     TOXIC_ATTRIBUTES,
+    AutoscalingClaim,
     Degraded,
     Experiment,
     Fault,
     Hypothesis,
-    Invariants,
-    LoadProfile,
     Schedule,
     Stream,
 )
+from chaos.system.sections import read_invariants, read_load, read_path
 from chaos.system.target import FaultTarget, parse_target
 from chaos.yamldoc import Entry, YamlDoc, suggest
 from loadtests.units import parse_duration, parse_ratio
@@ -55,6 +55,7 @@ _TOP = (
     "faults",
     "hypothesis",
     "invariants",
+    "autoscaling",
 )
 
 
@@ -70,9 +71,14 @@ class _Reader:
             doc.root,
             "the experiment",
             allowed=_TOP,
-            required=("name", "system", "load", "schedule", "faults", "hypothesis"),
+            required=("name", "system", "load", "schedule", "hypothesis"),
             example="name: payments-down",
         )
+        autoscaling = self.autoscaling(top["autoscaling"].value) if "autoscaling" in top else None
+        if "faults" not in top and autoscaling is None:
+            raise doc.fail(
+                doc.root, "the experiment needs 'faults', e.g. [{target: ..., kind: down}]"
+            )
         name = doc.string(top["name"].value, "name", "payments-down")
         if not _NAME.match(name):
             raise doc.fail(top["name"].value, f"name {name!r} must match [a-z][a-z0-9_-]*")
@@ -80,9 +86,11 @@ class _Reader:
             self.fault(node, index)
             for index, node in enumerate(
                 doc.sequence(top["faults"].value, "faults", "[{target: {service: x}, kind: down}]")
+                if "faults" in top
+                else ()
             )
         )
-        if not faults:
+        if not faults and autoscaling is None:
             raise doc.fail(top["faults"].value, "faults is empty; list at least one fault")
         names = [f.name for f in faults]
         for fault in faults:
@@ -96,68 +104,48 @@ class _Reader:
                 if "description" in top
                 else ""
             ),
-            system=self.path(top["system"].value, "system", "../system.yaml"),
+            system=read_path(doc, top["system"].value, self.base, "system", "../system.yaml"),
             replicas=self.replicas(top["replicas"].value) if "replicas" in top else {},
-            load=self.load(top["load"].value),
+            load=read_load(doc, top["load"].value, self.base),
             schedule=self.schedule(top["schedule"].value),
             faults=faults,
             hypothesis=self.hypothesis(top["hypothesis"].value),
-            invariants=self.invariants(top["invariants"].value) if "invariants" in top else None,
+            invariants=read_invariants(doc, top["invariants"].value)
+            if "invariants" in top
+            else None,
+            autoscaling=autoscaling,
         )
 
-    def path(self, node: yaml.Node, what: str, example: str) -> Path:
-        path = (self.base / self.doc.string(node, what, example)).resolve()
-        if not path.is_file():
-            raise self.doc.fail(
-                node,
-                f"{what} {path} does not exist; give a path relative to this file, e.g. {example}",
-            )
-        return path
+    def autoscaling(self, node: yaml.Node) -> AutoscalingClaim:
+        # The fault window is then a load spike (e.g. the season shape): no fault is needed.
+        doc = self.doc
+        example = "{scales: [payments], within_slo_after: 20s}"
+        keys = doc.mapping(
+            node,
+            "autoscaling",
+            allowed=("scales", "within_slo_after", "scale_in"),
+            required=("scales", "within_slo_after"),
+            example=example,
+        )
+        scale_in = True
+        if "scale_in" in keys:
+            value = doc.scalar(keys["scale_in"].value, "autoscaling.scale_in", "true")
+            if not isinstance(value, bool):
+                raise doc.fail(keys["scale_in"].value, "autoscaling.scale_in must be true or false")
+            scale_in = value
+        return AutoscalingClaim(
+            scales=doc.strings(keys["scales"].value, "autoscaling.scales", "[payments]"),
+            within_slo_after=doc.parsed(
+                keys["within_slo_after"].value, "autoscaling.within_slo_after", parse_duration, "9s"
+            ),
+            scale_in=scale_in,
+        )
 
     def replicas(self, node: yaml.Node) -> dict[str, int]:
         entries = self.doc.mapping(node, "replicas", example="{payments: 2}")
         return {
             name: self.doc.integer(entry.value, f"replicas of {name}", "2", minimum=1)
             for name, entry in entries.items()
-        }
-
-    def load(self, node: yaml.Node) -> LoadProfile:
-        doc = self.doc
-        entries = doc.mapping(
-            node,
-            "load",
-            allowed=("locustfile", "users", "spawn_rate", "shape", "options", "processes", "env"),
-            required=("locustfile", "users"),
-            example="{locustfile: ../loadtests/locustfile.py, users: 20}",
-        )
-        users = doc.integer(entries["users"].value, "load.users", "20", minimum=1)
-        spawn_rate = (
-            float(doc.parsed(entries["spawn_rate"].value, "load.spawn_rate", _positive, "20"))
-            if "spawn_rate" in entries
-            else float(users)
-        )
-        options = self.text_mapping(entries.get("options"), "load.options", "{spike_at: 20s}")
-        env = self.text_mapping(entries.get("env"), "load.env", "{SHOP_LOAD_MODEL: open}")
-        return LoadProfile(
-            locustfile=self.path(entries["locustfile"].value, "load.locustfile", "locustfile.py"),
-            users=users,
-            spawn_rate=spawn_rate,
-            shape=doc.string(entries["shape"].value, "load.shape", "steady")
-            if "shape" in entries
-            else "steady",
-            options=options,
-            processes=doc.integer(entries["processes"].value, "load.processes", "2", minimum=1)
-            if "processes" in entries
-            else None,
-            env=env,
-        )
-
-    def text_mapping(self, entry: Entry | None, what: str, example: str) -> dict[str, str]:
-        if entry is None:
-            return {}
-        return {
-            key: str(self.doc.scalar(item.value, f"{what}.{key}", example))
-            for key, item in self.doc.mapping(entry.value, what, example=example).items()
         }
 
     def schedule(self, node: yaml.Node) -> Schedule:
@@ -363,24 +351,6 @@ class _Reader:
             )
             if "error_tolerance" in entries
             else 0.01,
-        )
-
-    def invariants(self, node: yaml.Node) -> Invariants:
-        doc = self.doc
-        entries = doc.mapping(
-            node,
-            "invariants",
-            allowed=("command", "timeout"),
-            required=("command",),
-            example="{command: '{python} -m sample_system.audit'}",
-        )
-        return Invariants(
-            command=doc.string(entries["command"].value, "invariants.command", "'...'"),
-            timeout=doc.parsed(
-                entries["timeout"].value, "invariants.timeout", parse_duration, "60s"
-            )
-            if "timeout" in entries
-            else 60.0,
         )
 
 

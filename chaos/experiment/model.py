@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Literal
 
 from chaos.errors import ExperimentInvalid
-from chaos.system.model import SystemSpec, target_problem
+from chaos.system.model import Invariants, LoadProfile, SystemSpec, target_problem
 from chaos.system.target import FaultTarget
 from chaos.yamldoc import suggest
 
@@ -94,25 +94,19 @@ class Schedule:
 
 
 @dataclass(frozen=True)
-class LoadProfile:
-    """How the load is generated: a locustfile and its shape."""
-
-    locustfile: Path
-    users: int
-    spawn_rate: float
-    shape: str = "steady"
-    options: Mapping[str, str] = field(default_factory=dict)
-    processes: int | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class Degraded:
     """A journey allowed to fail during the fault, within limits."""
 
     journey: str
     max_latency_ms: float | None = None  # p95 of its requests (failed or not) stays under this
     errors: tuple[str, ...] = ()  # allowed failure kinds (status codes, exception names)
+    answers_only: bool = False  # with no `errors`: any HTTP status is allowed, no-answer is not
+
+    def allows(self, kind: str) -> bool:
+        """May the journey fail this way ('503', 'ReadTimeout') during the fault?"""
+        if self.errors:
+            return kind in self.errors
+        return kind.isdigit() if self.answers_only else True
 
 
 @dataclass(frozen=True)
@@ -127,11 +121,12 @@ class Hypothesis:
 
 
 @dataclass(frozen=True)
-class Invariants:
-    """A command checking the system's invariants (exit 0 when they hold)."""
+class AutoscalingClaim:
+    """What autoscaling must show when the fault window is a load spike (chaos.scale.season)."""
 
-    command: str
-    timeout: float = 60.0
+    scales: tuple[str, ...]  # these scale out during the window, and no other service scales
+    within_slo_after: float  # every journey is within its SLO this long after the window starts
+    scale_in: bool = True  # and they are back to their starting count by the end
 
 
 @dataclass(frozen=True)
@@ -148,6 +143,7 @@ class Experiment:
     description: str = ""
     replicas: Mapping[str, int] = field(default_factory=dict)
     invariants: Invariants | None = None
+    autoscaling: AutoscalingClaim | None = None
 
     @property
     def journeys(self) -> tuple[str, ...]:
@@ -169,6 +165,13 @@ def check_against(experiment: Experiment, spec: SystemSpec) -> None:
         problem = target_problem(spec, fault.target, experiment.replicas.get(fault.target.service))
         if problem:
             raise ExperimentInvalid(f"{fault.where}: target {fault.target}: {problem} ({source})")
+    for service in experiment.autoscaling.scales if experiment.autoscaling else ():
+        if spec.services.get(service) is None or spec.services[service].autoscale is None:
+            raise ExperimentInvalid(
+                f"{experiment.path}: autoscaling.scales names {service!r}, which has no "
+                f"autoscale policy in {source}; add 'autoscale: {{min: 1, max: 4, metric: busy, "
+                "target: 0.6}' to it"
+            )
     for journey in experiment.journeys:
         if journey not in spec.journeys:
             known = ", ".join(spec.journeys) or "(none)"

@@ -17,24 +17,26 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any, Protocol
 
 from chaos.errors import FaultInjectionError, GamedayError
+from chaos.experiment.alerts import alerts_by_phase
 from chaos.experiment.attach import AttachedSystem, attach
+from chaos.experiment.exporter import ExperimentExporter
+from chaos.experiment.interrupts import EXIT_INTERRUPTED, Interrupted, Signals
 from chaos.experiment.invariants import InvariantResult, run_invariants
 from chaos.experiment.model import Experiment, Fault, check_against
 from chaos.faults.actions import Action, Injector, plan_fault
 from chaos.faults.journal import Journal
 from chaos.judgement.verdict import ExperimentVerdict, Outcome, Phases, judge
+from chaos.runtime.prometheus import extra_targets_dir
 from chaos.runtime.system import RunningSystem, start_system
+from chaos.scale.season import observe_autoscaling
 from chaos.system.model import SystemSpec, load_system
 from chaos.system.topology import Topology
 from loadtests.errors import LoadtestError
@@ -46,15 +48,6 @@ logger = logging.getLogger(__name__)
 
 RUNS_DIR = Path(".gameday") / "runs"
 LOAD_DIR = "load"
-EXIT_INTERRUPTED = {int(signal.SIGINT): 130, int(signal.SIGTERM): 143}
-
-
-class Interrupted(GamedayError):
-    """A signal asked the run to stop; faults are removed on the way out."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(f"interrupted by {signal.Signals(signum).name}")
-        self.signum = signum
 
 
 class Observer(Protocol):
@@ -102,31 +95,6 @@ def validate(experiment: Experiment) -> SystemSpec:
     return spec
 
 
-class _Signals:
-    """While a run is on, SIGTERM and SIGINT raise Interrupted in the main thread, except
-    during cleanup: a second Ctrl-C must not stop the removal of the faults."""
-
-    def __init__(self) -> None:
-        self.cleaning = False
-        self._previous: dict[int, Any] = {}
-
-    def _handler(self, signum: int, frame: FrameType | None) -> None:
-        if self.cleaning:
-            logger.warning("%s during cleanup: still removing faults", signal.Signals(signum).name)
-            return
-        raise Interrupted(signum)
-
-    def __enter__(self) -> _Signals:
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                self._previous[sig] = signal.signal(sig, self._handler)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, old in self._previous.items():
-            signal.signal(sig, old)
-
-
 class _Run:
     def __init__(
         self,
@@ -135,8 +103,10 @@ class _Run:
         run_dir: Path,
         observers: list[Observer],
         attached: AttachedSystem | None = None,
+        prometheus: bool = False,
     ) -> None:
         self.experiment = experiment
+        self.prometheus = prometheus
         self.spec = spec
         self.run_dir = run_dir
         self.observers = observers
@@ -151,7 +121,7 @@ class _Run:
         self.load: LoadProcess | None = None
         self.injector: Injector | None = None
         self.windows: dict[str, tuple[float, float]] = {}
-        self.signals = _Signals()
+        self.signals = Signals()
         self.follower = SamplesFollower(run_dir / LOAD_DIR / SAMPLES_FILE)  # for the live view
 
     # -- observers ------------------------------------------------------------------------
@@ -234,13 +204,26 @@ class _Run:
             yield self.attached
             return
         replicas = dict(self.experiment.replicas)
-        with start_system(self.spec, run_dir=self.run_dir, replicas=replicas) as system:
+        with start_system(
+            self.spec, run_dir=self.run_dir, replicas=replicas, prometheus=self.prometheus
+        ) as system:
             yield system
+
+    def _export(self, system: RunningSystem | AttachedSystem) -> ExperimentExporter | None:
+        """With a runtime Prometheus: phases and faults as metrics it scrapes."""
+        if system.prometheus_url is None or system.run_dir is None:
+            return None
+        exporter = ExperimentExporter.start(
+            self.experiment.name, extra_targets_dir(system.run_dir), system=self.spec.name
+        )
+        self.observers.append(exporter)
+        return exporter
 
     def execute(self) -> tuple[ExperimentVerdict, InvariantResult | None]:
         experiment, schedule = self.experiment, self.experiment.schedule
         with self._system() as system:
             self.journal.set(toxiproxy=system.toxiproxy_url)
+            exporter = self._export(system)
             try:
                 processes = system if isinstance(system, RunningSystem) else None
                 self.injector = Injector(system.toxiproxy, processes)
@@ -287,6 +270,8 @@ class _Run:
                 self._window("recovery", recovery_start, recovery_end)
 
                 self._notify("phase", "judging", time.time())
+                if system.prometheus_url is not None:
+                    self.journal.set(alerts=alerts_by_phase(system.prometheus_url, self.windows))
                 self.load.stop()
                 samples = read_run(self.run_dir / LOAD_DIR)
                 phases = Phases(
@@ -295,13 +280,15 @@ class _Run:
                 assert self.spec.slo is not None
                 verdict = judge(experiment.hypothesis, self.spec.slo, samples, phases)
                 invariants = (
-                    run_invariants(experiment, system, self.run_dir)
+                    run_invariants(experiment.invariants, system, self.run_dir)
                     if experiment.invariants is not None
                     else None
                 )
                 return verdict, invariants
             finally:
                 self.cleanup()
+                if exporter is not None:
+                    exporter.close()
 
 
 def whole_seconds(name: str, start: float, end: float) -> Window:
@@ -321,16 +308,19 @@ def run_experiment(
     observers: list[Observer] | None = None,
     write_outputs: Callable[[RunResult, Experiment, Journal], list[Path]] | None = None,
     attach_to: Path | None = None,
+    prometheus: bool = False,
 ) -> RunResult:
     """Run `experiment` end to end; never leaves a fault or a process behind.
 
     With `attach_to` (a `gameday up` state file) the run uses that running system instead of
     starting its own: proxy faults only, and the system keeps running afterwards.
+    With `prometheus` the run's system also runs Prometheus (game-day profile); with it (or
+    an attached system that runs one) the journal records the alerts fired in each phase.
     """
     spec = validate(experiment)
     attached = attach(experiment, attach_to) if attach_to is not None else None
     run_dir = run_dir or new_run_dir(experiment)
-    run = _Run(experiment, spec, run_dir, observers or [], attached)
+    run = _Run(experiment, spec, run_dir, list(observers or []), attached, prometheus)
     result = RunResult(run_dir=run_dir, status="running")
     try:
         with run.signals:
@@ -338,7 +328,12 @@ def run_experiment(
                 verdict, invariants = run.execute()
             finally:
                 run.cleanup()  # normally done already, before the system stopped
+        autoscaling = observe_autoscaling(
+            experiment.autoscaling, spec, run_dir, run_dir / LOAD_DIR, run.windows
+        )
         outcome = verdict.outcome
+        if autoscaling is not None and not autoscaling.passed and outcome is Outcome.HELD:
+            outcome = Outcome.REJECTED
         if invariants is not None and not invariants.passed and outcome is Outcome.HELD:
             outcome = Outcome.INVARIANTS_VIOLATED
         result.status, result.verdict, result.invariants = "completed", verdict, invariants
@@ -348,6 +343,7 @@ def run_experiment(
             deviated=verdict.deviated,
             verdict={**verdict.to_json(), "outcome": outcome.label, "exit_code": outcome.exit_code},
             invariants=invariants.to_json() if invariants else None,
+            autoscaling=autoscaling.to_json() if autoscaling else None,
         )
     except Interrupted as exc:
         result.status, result.error = "interrupted", str(exc)

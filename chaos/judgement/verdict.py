@@ -26,7 +26,7 @@ from typing import Any
 
 from chaos.experiment.model import Degraded, Hypothesis
 from chaos.judgement.slo import Check, evaluate
-from chaos.judgement.statistics import Comparison, compare
+from chaos.judgement.statistics import ALPHA, Comparison, adjust, compare
 from loadtests.slo import SloSpec
 from loadtests.windows import SampleSet, Window, WindowStats
 
@@ -86,6 +86,30 @@ class JourneyVerdict:
         """True when every SLO check of `window` passed."""
         return all(c.passed for c in self.checks if c.window.name == window)
 
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready, for journal.json."""
+        return {
+            "journey": self.journey,
+            "role": self.role,
+            "passed": self.passed,
+            "problems": list(self.problems),
+            "slo": {name: self.slo_met(name) for name in ("baseline", "fault", "recovery")},
+            "recovered_after_s": self.recovered_after_s,
+            "fault_errors": self.fault_errors,
+            "fault_failed_p95_ms": self.fault_failed_p95_ms,
+            "comparison": vars(self.comparison),
+            "checks": [
+                {
+                    "window": c.window.name,
+                    "metric": c.metric,
+                    "limit": c.limit,
+                    "observed": c.observed,
+                    "passed": c.passed,
+                }
+                for c in self.checks
+            ],
+        }
+
 
 @dataclass(frozen=True)
 class ExperimentVerdict:
@@ -109,30 +133,7 @@ class ExperimentVerdict:
             "steady_before": self.steady_before,
             "deviated": self.deviated,
             "notes": list(self.notes),
-            "journeys": [
-                {
-                    "journey": j.journey,
-                    "role": j.role,
-                    "passed": j.passed,
-                    "problems": list(j.problems),
-                    "slo": {name: j.slo_met(name) for name in ("baseline", "fault", "recovery")},
-                    "recovered_after_s": j.recovered_after_s,
-                    "fault_errors": j.fault_errors,
-                    "fault_failed_p95_ms": j.fault_failed_p95_ms,
-                    "comparison": vars(j.comparison),
-                    "checks": [
-                        {
-                            "window": c.window.name,
-                            "metric": c.metric,
-                            "limit": c.limit,
-                            "observed": c.observed,
-                            "passed": c.passed,
-                        }
-                        for c in j.checks
-                    ],
-                }
-                for j in self.journeys
-            ],
+            "journeys": [j.to_json() for j in self.journeys],
         }
 
 
@@ -146,20 +147,20 @@ def time_to_recover(
     offset = 0.0
     while recovery.start + offset + settle <= recovery.end:
         rest = Window("recovery", recovery.start + offset, recovery.end)
-        checks = _journey_checks(slo, samples, journey, [rest])
+        checks = journey_checks(slo, samples, journey, [rest])
         if checks and all(c.passed for c in checks):
             return offset
         offset += 1.0
     return None
 
 
-def _journey_checks(
+def journey_checks(
     slo: SloSpec, samples: SampleSet, journey: str, windows: list[Window]
 ) -> tuple[Check, ...]:
     return tuple(c for c in evaluate(slo, samples, windows=windows).checks if c.journey == journey)
 
 
-def _degradation_problems(limits: Degraded, fault: WindowStats) -> tuple[list[str], float | None]:
+def _degradation_problems(limits: Degraded, fault: WindowStats) -> list[str]:
     problems: list[str] = []
     p95 = fault.percentile_ms(95)  # all requests: failing slowly and succeeding slowly both count
     limit = limits.max_latency_ms
@@ -170,77 +171,106 @@ def _degradation_problems(limits: Degraded, fault: WindowStats) -> tuple[list[st
             f"not fast: p95 {p95:.0f}ms > {limit:.0f}ms during the fault{detail} "
             "(a degraded journey must answer quickly, even if with an error)"
         )
-    if limits.errors:
-        unexpected = {k: n for k, n in fault.errors.items() if k not in limits.errors}
-        if unexpected:
-            problems.append(
-                f"unexpected failure kinds {unexpected} (allowed: {', '.join(limits.errors)})"
-            )
-    return problems, fault.percentile_ms(95, "failed")
+    unexpected = {k: n for k, n in fault.errors.items() if not limits.allows(k)}
+    if unexpected:
+        allowed = ", ".join(limits.errors) if limits.errors else "HTTP error answers"
+        problems.append(f"unexpected failure kinds {unexpected} (allowed: {allowed})")
+    return problems
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """How far a steady journey may move before it deviates, and the significance level."""
+
+    latency: float = 1.5  # p95 ratio fault / baseline
+    median: float | None = None  # p50 ratio (default: `latency`); the median is steadier
+    errors: float = 0.01  # error-rate increase
+    alpha: float = ALPHA  # for q-values when comparisons were adjusted, else p-values
+    recover_within: float | None = None  # seconds; None: recovery is reported, not judged
+
+
+def judge_journey(
+    journey: str,
+    *,
+    degraded: Degraded | None,
+    checks: tuple[Check, ...],
+    comparison: Comparison,
+    fault: WindowStats,
+    recovered: float | None,
+    tolerances: Tolerances,
+    baseline_slo: bool = True,
+) -> JourneyVerdict:
+    """The verdict on one journey: steady (`degraded` is None) or allowed to degrade.
+
+    `baseline_slo`: a baseline outside the SLO is this journey's problem (an experiment's one
+    baseline); the matrix checks its steady state once, before the first cell, instead.
+    """
+    problems: list[str] = []
+    if baseline_slo and not all(c.passed for c in checks if c.window.name == "baseline"):
+        problems.append("outside its SLO in the baseline, before any fault")
+    if degraded is not None:
+        problems += _degradation_problems(degraded, fault)
+    else:
+        breaches = [c for c in checks if c.window.name == "fault" and not c.passed]
+        problems += [f"fault window: {c.metric} {c.limit}, observed {c.observed}" for c in breaches]
+        if comparison.latency_deviates(tolerances.latency, tolerances.alpha, tolerances.median):
+            problems.append(f"latency deviated: {comparison.latency_change()}")
+        if comparison.errors_deviate(tolerances.errors, tolerances.alpha):
+            problems.append(f"errors deviated: {comparison.error_change()}")
+    if tolerances.recover_within is not None and (
+        recovered is None or recovered > tolerances.recover_within
+    ):
+        took = "did not recover" if recovered is None else f"took {recovered:.0f}s"
+        problems.append(
+            f"recovery: {took} to meet its SLO again (allowed {tolerances.recover_within:.0f}s)"
+        )
+    return JourneyVerdict(
+        journey=journey,
+        role="degraded" if degraded is not None else "steady",
+        checks=checks,
+        comparison=comparison,
+        recovered_after_s=recovered,
+        fault_errors=dict(fault.errors),
+        fault_failed_p95_ms=fault.percentile_ms(95, "failed"),
+        problems=tuple(problems),
+    )
 
 
 def judge(
     hypothesis: Hypothesis, slo: SloSpec, samples: SampleSet, phases: Phases
 ) -> ExperimentVerdict:
-    """The verdict on every journey of `hypothesis`, and the outcome."""
-    journeys: list[JourneyVerdict] = []
+    """The verdict on every journey of `hypothesis`, and the outcome.
+
+    The steady journeys' p-values are adjusted together (Benjamini-Hochberg), as in a matrix.
+    """
     degraded = {d.journey: d for d in hypothesis.degraded}
-    steady_before = True
-    for journey in hypothesis.steady + tuple(degraded):
-        checks = _journey_checks(slo, samples, journey, list(phases.all))
-        baseline = samples.stats(journey, phases.baseline)
-        fault = samples.stats(journey, phases.fault)
-        comparison = compare(baseline, fault)
-        recovered = time_to_recover(samples, journey, slo, phases.recovery)
-        baseline_ok = all(c.passed for c in checks if c.window.name == "baseline")
-        steady_before &= baseline_ok
-        problems: list[str] = []
-        if not baseline_ok:
-            problems.append("outside its SLO in the baseline, before any fault")
-        failed_p95: float | None = None
-        if journey in degraded:
-            role = "degraded"
-            found, failed_p95 = _degradation_problems(degraded[journey], fault)
-            problems += found
-        else:
-            role = "steady"
-            breaches = [c for c in checks if c.window.name == "fault" and not c.passed]
-            problems += [
-                f"fault window: {c.metric} {c.limit}, observed {c.observed}" for c in breaches
-            ]
-            if comparison.latency_deviates(hypothesis.latency_tolerance):
-                problems.append(
-                    f"latency deviated: p95 {comparison.baseline_p95_ms:.0f}ms -> "
-                    f"{comparison.fault_p95_ms:.0f}ms (p={comparison.latency_p_value:.1g})"
-                )
-            if comparison.errors_deviate(hypothesis.error_tolerance):
-                problems.append(
-                    f"errors deviated: {comparison.baseline_error_rate:.1%} -> "
-                    f"{comparison.fault_error_rate:.1%} (p={comparison.error_p_value:.1g})"
-                )
-        if hypothesis.recover_within is not None and (
-            recovered is None or recovered > hypothesis.recover_within
-        ):
-            took = "did not recover" if recovered is None else f"took {recovered:.0f}s"
-            problems.append(
-                f"recovery: {took} to meet its SLO again (allowed {hypothesis.recover_within:.0f}s)"
-            )
-        journeys.append(
-            JourneyVerdict(
-                journey=journey,
-                role=role,
-                checks=checks,
-                comparison=comparison,
-                recovered_after_s=recovered,
-                fault_errors=dict(fault.errors),
-                fault_failed_p95_ms=failed_p95,
-                problems=tuple(problems),
-            )
+    journeys = hypothesis.steady + tuple(degraded)
+    faults = {j: samples.stats(j, phases.fault) for j in journeys}
+    comparisons = {j: compare(samples.stats(j, phases.baseline), faults[j]) for j in journeys}
+    steady = [j for j in journeys if j not in degraded]
+    comparisons.update(zip(steady, adjust([comparisons[j] for j in steady]), strict=True))
+    tolerances = Tolerances(
+        latency=hypothesis.latency_tolerance,
+        errors=hypothesis.error_tolerance,
+        recover_within=hypothesis.recover_within,
+    )
+    verdicts = tuple(
+        judge_journey(
+            journey,
+            degraded=degraded.get(journey),
+            checks=journey_checks(slo, samples, journey, list(phases.all)),
+            comparison=comparisons[journey],
+            fault=faults[journey],
+            recovered=time_to_recover(samples, journey, slo, phases.recovery),
+            tolerances=tolerances,
         )
+        for journey in journeys
+    )
+    steady_before = all(v.slo_met("baseline") for v in verdicts)
     if not steady_before:
         outcome = Outcome.NOT_STEADY
-    elif all(j.passed for j in journeys):
+    elif all(v.passed for v in verdicts):
         outcome = Outcome.HELD
     else:
         outcome = Outcome.REJECTED
-    return ExperimentVerdict(outcome=outcome, journeys=tuple(journeys), steady_before=steady_before)
+    return ExperimentVerdict(outcome=outcome, journeys=verdicts, steady_before=steady_before)

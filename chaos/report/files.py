@@ -1,6 +1,8 @@
-"""The outputs of a run, next to its journal: summary.md for people, junit.xml for CI.
+"""The outputs of a run, next to its journal: summary.md and report.html for people,
+junit.xml for CI.
 
-    write_outputs(result, experiment, journal) -> [summary.md, junit.xml]
+    write_outputs(result, experiment, journal) -> [journal.json, summary.md, junit.xml,
+                                                   report.html]
 
 One JUnit test case per journey of the hypothesis, plus one for the steady state before the
 fault and one for the invariants, so a CI system shows exactly which claim failed.
@@ -12,6 +14,7 @@ import html
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+from chaos.experiment.alerts import summary_lines
 from chaos.experiment.model import Experiment
 from chaos.experiment.runner import RunResult
 from chaos.faults.journal import Journal
@@ -69,9 +72,12 @@ def summary_markdown(result: RunResult, experiment: Experiment, journal: Journal
         state = "hold" if result.invariants.passed else "VIOLATED"
         lines += ["", f"## Invariants: {state}", "", f"`{result.invariants.command}`"]
         if not result.invariants.passed:
+            lines += [""] + [f"- {v}" for v in result.invariants.violations]
             lines += ["", "```", result.invariants.output[-3000:].strip(), "```"]
     if result.error:
         lines += ["", f"**{result.status}**: {result.error}"]
+    if journal.data.get("alerts"):
+        lines += summary_lines(journal.data["alerts"])
     faults = journal.data.get("faults", [])
     if faults:
         lines += ["", "## Faults", ""]
@@ -113,9 +119,11 @@ def junit_xml(result: RunResult, experiment: Experiment) -> str:
 
 
 def write_outputs(result: RunResult, experiment: Experiment, journal: Journal) -> list[Path]:
-    """Write summary.md and junit.xml into the run directory; return their paths."""
+    """Write summary.md, junit.xml and report.html into the run directory; return the paths."""
+    from chaos.report.html.write import write_run_report  # plotly and jinja2: only when used
+
     summary = result.run_dir / SUMMARY
     summary.write_text(summary_markdown(result, experiment, journal))
     junit = result.run_dir / JUNIT
     junit.write_text(junit_xml(result, experiment))
-    return [journal.path, summary, junit]
+    return [journal.path, summary, junit, write_run_report(result, experiment, journal)]

@@ -32,15 +32,20 @@ from chaos.errors import ConfigInvalid, RuntimeFailure
 from chaos.net import LOOPBACK, free_port
 from chaos.proxy.client import ProxySpec, ToxiproxyClient
 from chaos.runtime import prometheus as prom
+from chaos.runtime.autoscaler import Autoscaler
+from chaos.runtime.control import ControlServer
 from chaos.runtime.events import Event, EventLog
 from chaos.runtime.health import describe, probe, wait_ready
 from chaos.runtime.process import Child, stop_groups, tail
+from chaos.runtime.registry import Registry
+from chaos.runtime.scaler import Scaler
 from chaos.runtime.secret import SECRET_ENV, new_secret
 from chaos.runtime.supervisor import BACKOFF, PAUSED, RUNNING, STOPPED, Backoff, Replica, Supervisor
 from chaos.system.model import SystemSpec, load_system
 from chaos.system.topology import ProcessPlan, Topology, file_sd_targets, resolve_topology
 
 PROXY_NAME = "gameday-proxy"
+REGISTRY_ENV = "GAMEDAY_REGISTRY_URL"
 RUNS_ROOT = Path(".gameday") / "runs"
 
 
@@ -155,9 +160,15 @@ class RunningSystem:
         backoff: Backoff,
         ready_timeout: float,
         stop_timeout: float,
+        ports: PortAllocator | None = None,
+        autoscale: bool = True,
     ) -> None:
         self.spec = spec
         self.topology = topology
+        self.ports = ports or PortAllocator()
+        self.registry = Registry(topology)
+        self.scaler = Scaler(self)
+        self.control = ControlServer(self.ports(), self.registry, self)
         self.run_dir = Path(topology.run_dir)
         self.ready_timeout = ready_timeout
         self.stop_timeout = stop_timeout
@@ -178,6 +189,8 @@ class RunningSystem:
             ready_timeout=ready_timeout,
         )
         self.prometheus_url = next((p.url for p in extras if p.service == prom.NAME), None)
+        self._extra_plans = list(extras)
+        self.autoscaler = Autoscaler(self, enabled=autoscale)
 
     def __repr__(self) -> str:
         return f"RunningSystem({self.topology.system!r}, run_dir={str(self.run_dir)!r})"
@@ -197,6 +210,11 @@ class RunningSystem:
         return [p.url for p in self.topology.proxies if p.caller == caller and p.callee == callee]
 
     @property
+    def control_url(self) -> str:
+        """Base URL of the runtime's registry and control endpoint (GAMEDAY_REGISTRY_URL)."""
+        return self.control.url
+
+    @property
     def toxiproxy_url(self) -> str:
         """Base URL of the fault proxy's API."""
         return self.toxiproxy.url
@@ -209,6 +227,57 @@ class RunningSystem:
             self.topology.process(service, replica)  # raises ConfigInvalid naming the choices
             raise ConfigInvalid(f"no process {service}/{replica}")
         return found
+
+    def replicas(self, service: str) -> int:
+        """How many replicas of `service` run now."""
+        return len(self.topology.replicas(service))
+
+    def scale(self, service: str, replicas: int) -> dict[str, Any]:
+        """Run `replicas` replicas of `service` from now on (see chaos.runtime.scaler)."""
+        return self.scaler.scale(service, replicas)
+
+    def record(self, service: str, replica: int) -> Replica:
+        """The supervisor's record of one process."""
+        return self._replica(service, replica)
+
+    def adopt(self, record: Replica) -> None:
+        """Supervise a replica added by scaling (spawned and ready)."""
+        plan = record.child.plan
+        with self.supervisor.lock:
+            self._replicas[plan.service, plan.replica] = record
+        self.supervisor.adopt(record)
+
+    def forget(self, record: Replica) -> None:
+        """Drop a replica removed by scaling (already stopped)."""
+        plan = record.child.plan
+        with self.supervisor.lock:
+            self._replicas.pop((plan.service, plan.replica), None)
+
+    def apply_topology(self, topology: Topology) -> int:
+        """Run with `topology` from now on: callers' plans, files, the registry; its version."""
+        with self.supervisor.lock:
+            for plan in topology.processes:
+                record = self._replicas.get((plan.service, plan.replica))
+                if record is not None:
+                    record.child.plan = plan  # a restart gets the current <DEP>_URLS
+            self.topology = topology
+        self._write_files()
+        return self.registry.update(topology)
+
+    def _write_files(self) -> None:
+        (self.run_dir / "topology.json").write_text(
+            json.dumps(
+                {
+                    **self.topology.to_json(),
+                    "toxiproxy": self.toxiproxy_url,
+                    "prometheus": self.prometheus_url,
+                    "control": self.control_url,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+        prom.write_targets(self.run_dir, file_sd_targets(self.topology, self._extra_plans))
 
     def pid(self, service: str, replica: int = 0) -> int | None:
         """PID (and process group) of a replica's current life; None while it is down."""
@@ -307,6 +376,7 @@ class RunningSystem:
             "run_dir": str(self.run_dir),
             "toxiproxy": self.toxiproxy_url,
             "prometheus": self.prometheus_url,
+            "control": self.control_url,
             "processes": [vars(row) for row in self.status()],
             "proxies": [
                 {"name": p.name, "listen": p.listen, "upstream": p.upstream, "url": p.url}
@@ -316,11 +386,14 @@ class RunningSystem:
 
     # -- life cycle ---------------------------------------------------------------------------
 
-    def _spawn(self, child: Child) -> int:
-        env = {**self.env, **child.plan.env}
+    def spawn(self, child: Child) -> int:
+        """Start one process with the run's environment (and the registry's address)."""
+        env = {**self.env, **child.plan.env, REGISTRY_ENV: self.control_url}
         if not child.plan.infrastructure:
             env[SECRET_ENV] = self._secret
         return child.spawn(env, cwd=self.topology.root)
+
+    _spawn = spawn
 
     def _populate(self) -> None:
         self.toxiproxy.populate(
@@ -328,6 +401,7 @@ class RunningSystem:
         )
 
     def _boot(self) -> None:
+        self.control.start()
         system = self._system_replicas()
         waves = [
             [r for r in system if r.child.plan.service in names] for names in self.topology.waves
@@ -345,6 +419,7 @@ class RunningSystem:
                 self.supervisor.mark_started(record)
                 self.events.emit("ready", *_who(record), pid=record.child.pid)
         self.supervisor.start()
+        self.autoscaler.start()
 
     def _extras(self) -> list[ProcessPlan]:
         keys = {(p.service, p.replica) for p in self.topology.processes}
@@ -355,6 +430,7 @@ class RunningSystem:
 
     def close(self) -> None:
         """Stop everything: services (callers first), gameday's own processes, infrastructure."""
+        self.autoscaler.stop()
         self.supervisor.stop()
         services = self._system_replicas()
         batches: list[list[Replica]] = [
@@ -377,6 +453,7 @@ class RunningSystem:
                 record.child.reap()
                 if record.state != STOPPED:
                     self.supervisor.stopped(record)
+        self.control.stop()
         if survivors:
             raise RuntimeFailure(f"processes {survivors} survived SIGKILL; check them with ps")
 
@@ -397,13 +474,15 @@ def start_system(
     backoff: Backoff | None = None,
     on_event: Callable[[Event], None] | None = None,
     on_start: Callable[[RunningSystem], None] | None = None,
+    autoscale: bool = True,
 ) -> Iterator[RunningSystem]:
     """Start every process of a system, yield it running, stop everything on exit.
 
     `system` is a system-file path or a loaded SystemSpec; `run_dir` defaults to
     `.gameday/runs/<system>-<time>-<pid>`; `replicas` overrides replica counts. `on_start`
     gets the RunningSystem before the first process starts and `on_event` every event (both
-    feed the state file of `gameday up`).
+    feed the state file of `gameday up`). `autoscale=False` leaves the system file's
+    `autoscale:` policies off (replica counts change only when asked).
     """
     spec = system if isinstance(system, SystemSpec) else load_system(os.fspath(system))
     prometheus_binary = prom.find_binary() if prometheus else None
@@ -416,7 +495,8 @@ def start_system(
     run.mkdir(parents=True, exist_ok=True)
     extras = [proxy_plan(run, ports())]
     if prometheus_binary is not None:
-        extras.append(prom.plan(prometheus_binary, run, ports()))
+        rules = prom.game_day_rules(Path(spec.root))
+        extras.append(prom.plan(prometheus_binary, run, ports(), rules=rules))
     running = RunningSystem(
         spec,
         topology,
@@ -424,19 +504,10 @@ def start_system(
         backoff=backoff or Backoff(),
         ready_timeout=ready_timeout,
         stop_timeout=stop_timeout,
+        ports=ports,
+        autoscale=autoscale,
     )
-    (run / "topology.json").write_text(
-        json.dumps(
-            {
-                **topology.to_json(),
-                "toxiproxy": running.toxiproxy_url,
-                "prometheus": running.prometheus_url,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
-    prom.write_targets(run, file_sd_targets(topology, extras))
+    running._write_files()
     if on_event is not None:
         running.events.listeners.append(on_event)
     try:

@@ -17,8 +17,11 @@ import yaml
 
 from chaos.errors import SystemFileInvalid
 from chaos.system.model import (
+    AUTOSCALE_METRICS,
+    Autoscale,
     Expectation,
     FaultSpec,
+    MatrixSettings,
     ServiceSpec,
     SystemSpec,
     find_cycle,
@@ -26,16 +29,46 @@ from chaos.system.model import (
     target_problem,
     urls_env,
 )
+from chaos.system.sections import read_invariants, read_load, read_matrix
 from chaos.system.target import NAME, parse_target
 from chaos.yamldoc import Entry, YamlDoc, suggest
 from loadtests.errors import SloInvalid
 from loadtests.slo import SloSpec, parse_slo
+from loadtests.units import parse_duration
 
 PLACEHOLDERS = ("port", "data", "python", "name", "replica")
 RESERVED_ENV_PREFIX = "GAMEDAY_"
 RESERVED_NAME_PREFIX = "gameday-"
-_TOP_KEYS = ("name", "services", "infrastructure", "journeys", "expectations")
-_SERVICE_KEYS = ("command", "replicas", "health", "depends_on", "public", "env", "metrics")
+_TOP_KEYS = (
+    "name",
+    "services",
+    "infrastructure",
+    "journeys",
+    "expectations",
+    "load",
+    "invariants",
+    "matrix",
+)
+_SERVICE_KEYS = (
+    "command",
+    "replicas",
+    "health",
+    "depends_on",
+    "public",
+    "env",
+    "metrics",
+    "autoscale",
+)
+_AUTOSCALE_KEYS = (
+    "min",
+    "max",
+    "metric",
+    "target",
+    "scale_up_after",
+    "scale_down_after",
+    "tolerance",
+)
+_AUTOSCALE_EXAMPLE = "'{min: 1, max: 4, metric: busy, target: 0.6}'"
 _INFRA_KEYS = ("command", "ready", "scheme", "env")
 _EXPECTATION_KEYS = ("fault", "unaffected", "degraded")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -105,10 +138,22 @@ class _Reader:
             infrastructure=infrastructure,
             slo=self.journeys(top["journeys"]) if "journeys" in top else None,
         )
-        if "expectations" not in top:
-            return spec
-        expectations = tuple(self.expectations(top["expectations"].value, spec))
-        return dataclasses.replace(spec, expectations=expectations)
+        base = Path(doc.source).parent
+        return dataclasses.replace(
+            spec,
+            expectations=tuple(self.expectations(top["expectations"].value, spec))
+            if "expectations" in top
+            else (),
+            load=read_load(doc, top["load"].value, base, journeys=spec.journeys)
+            if "load" in top
+            else None,
+            invariants=read_invariants(doc, top["invariants"].value)
+            if "invariants" in top
+            else None,
+            matrix=read_matrix(doc, top["matrix"].value, spec.journeys)
+            if "matrix" in top
+            else MatrixSettings(),
+        )
 
     # -- services and infrastructure ----------------------------------------------------------
 
@@ -159,7 +204,8 @@ class _Reader:
                 infrastructure=True,
                 where=where,
             )
-        replicas = 1
+        autoscale = self.autoscale(keys["autoscale"].value, what) if "autoscale" in keys else None
+        replicas = autoscale.min if autoscale is not None else 1
         if "replicas" in keys:
             node = keys["replicas"].value
             value = doc.scalar(node, f"{what}.replicas", "2")
@@ -169,6 +215,13 @@ class _Reader:
                     f"{what}.replicas must be a whole number >= 1, got {value!r}; write e.g. 2",
                 )
             replicas = value
+            if autoscale is not None and not autoscale.min <= value <= autoscale.max:
+                raise doc.fail(
+                    node,
+                    f"{what}.replicas is {value}, outside its autoscale range "
+                    f"{autoscale.min}..{autoscale.max}; start within it, or leave replicas "
+                    "out to start at autoscale.min",
+                )
         depends_on: tuple[str, ...] = ()
         if "depends_on" in keys:
             self.depends_nodes[name] = keys["depends_on"].value
@@ -204,7 +257,71 @@ class _Reader:
             public=public,
             env=env,
             metrics=metrics,
+            autoscale=autoscale,
             where=where,
+        )
+
+    def autoscale(self, node: yaml.Node, what: str) -> Autoscale:
+        doc = self.doc
+        where = f"{what}.autoscale"
+        keys = doc.mapping(
+            node,
+            where,
+            allowed=_AUTOSCALE_KEYS,
+            required=("max", "metric", "target"),
+            example=_AUTOSCALE_EXAMPLE,
+        )
+        low = doc.integer(keys["min"].value, f"{where}.min", "1", minimum=1) if "min" in keys else 1
+        high = doc.integer(keys["max"].value, f"{where}.max", "4", minimum=1)
+        if high < low:
+            raise doc.fail(
+                keys["max"].value, f"{where}.max {high} is below min {low}; write max >= min"
+            )
+        metric = doc.string(keys["metric"].value, f"{where}.metric", "busy")
+        if metric not in AUTOSCALE_METRICS:
+            raise doc.fail(
+                keys["metric"].value,
+                f"{where}.metric {metric!r} is not one gameday measures"
+                f"{suggest(metric, AUTOSCALE_METRICS)}; use busy (fraction of the concurrency "
+                "limit in use), cpu (cores per replica) or in_flight (requests per replica)",
+            )
+        target = doc.scalar(keys["target"].value, f"{where}.target", "0.6")
+        if isinstance(target, bool) or not isinstance(target, int | float) or target <= 0:
+            raise doc.fail(
+                keys["target"].value,
+                f"{where}.target must be a number > 0 (the {metric} per replica to hold), "
+                f"got {target!r}; write e.g. 0.6",
+            )
+        if metric == "busy" and target > 1:
+            raise doc.fail(
+                keys["target"].value,
+                f"{where}.target {target} is a busy fraction and cannot exceed 1; write e.g. 0.6",
+            )
+        windows = {}
+        for key, default in (("scale_up_after", 0.0), ("scale_down_after", 300.0)):
+            windows[key] = (
+                doc.parsed(keys[key].value, f"{where}.{key}", parse_duration, "30s")
+                if key in keys
+                else default
+            )
+        tolerance = 0.1
+        if "tolerance" in keys:
+            value = doc.scalar(keys["tolerance"].value, f"{where}.tolerance", "0.1")
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+                raise doc.fail(
+                    keys["tolerance"].value,
+                    f"{where}.tolerance must be a fraction in [0, 1), got {value!r}; write 0.1",
+                )
+            tolerance = float(value)
+        return Autoscale(
+            min=low,
+            max=high,
+            metric=metric,
+            target=float(target),
+            scale_up_after=windows["scale_up_after"],
+            scale_down_after=windows["scale_down_after"],
+            tolerance=tolerance,
+            where=doc.where(node),
         )
 
     def command(self, node: yaml.Node, what: str) -> tuple[str, ...]:

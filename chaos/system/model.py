@@ -22,6 +22,36 @@ from chaos.system.target import FaultTarget
 from chaos.yamldoc import suggest
 from loadtests.slo import SloSpec
 
+AUTOSCALE_METRICS = ("busy", "cpu", "in_flight")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Autoscale:
+    """A service's autoscaling policy, decided like the Kubernetes HPA (chaos.runtime.hpa).
+
+    `metric` is averaged over the service's replicas: `busy` (fraction of its concurrency
+    limit in use, 0-1), `cpu` (CPU cores used per replica) or `in_flight` (requests in flight
+    per replica); `target` is the value per replica to hold. `scale_up_after` and
+    `scale_down_after` are the stabilisation windows (seconds); `tolerance` the dead band.
+    """
+
+    min: int
+    max: int
+    metric: str
+    target: float
+    scale_up_after: float = 0.0
+    scale_down_after: float = 300.0
+    tolerance: float = 0.1
+    where: str = "<memory>"
+
+
+@dataclass(frozen=True)
+class JourneyLoad:
+    """How to load one journey on its own: its open-model user class and its rate variable."""
+
+    user_class: str
+    rate_env: str
+
 
 @dataclass(frozen=True, kw_only=True)
 class ServiceSpec:
@@ -37,6 +67,7 @@ class ServiceSpec:
     metrics: str | None = "/metrics"
     scheme: str = "http"
     infrastructure: bool = False
+    autoscale: Autoscale | None = None
     where: str = "<memory>"
 
     @property
@@ -65,6 +96,74 @@ class Expectation:
     where: str
 
 
+@dataclass(frozen=True)
+class LoadProfile:
+    """How the load is generated: a locustfile and its shape."""
+
+    locustfile: Path
+    users: int
+    spawn_rate: float
+    shape: str = "steady"
+    options: Mapping[str, str] = field(default_factory=dict)
+    processes: int | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    journeys: Mapping[str, JourneyLoad] = field(default_factory=dict)  # one journey alone
+
+
+@dataclass(frozen=True)
+class Invariants:
+    """A command checking the system's invariants (exit 0 when they hold).
+
+    `under_load` is the command to use while load still runs (the matrix checks after
+    faults that can touch data, mid-run); `after` names the fault kinds and services whose
+    faults can touch data, so the matrix checks after each of them.
+    """
+
+    command: str
+    timeout: float = 60.0
+    under_load: str | None = None
+    after: tuple[str, ...] = ("kill",)
+
+    def checked_after(self, kind: str, service: str) -> bool:
+        """True when a fault of `kind` on `service` can touch data (check the invariants)."""
+        return kind in self.after or service in self.after
+
+
+# The fault kinds of the fault-isolation matrix (docs/matrix.md), and its default set.
+MATRIX_FAULTS = ("down", "latency", "slow", "reset_peer", "pause", "kill", "hostile_input")
+DEFAULT_MATRIX_FAULTS = ("down", "latency", "slow", "reset_peer", "pause", "kill", "hostile_input")
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostileInput:
+    """How the `hostile_input` fault fuzzes the entry point: its OpenAPI document and a rate."""
+
+    openapi: str = "/openapi.json"  # path of the OpenAPI document on the public service
+    rate: float = 10.0  # hostile requests per second, at most
+    headers: Mapping[str, str] = field(default_factory=dict)  # e.g. an API key
+
+
+@dataclass(frozen=True, kw_only=True)
+class MatrixSettings:
+    """The `matrix:` section: fault set, timing and tolerances of `gameday matrix`/`ci`."""
+
+    faults: tuple[str, ...] = DEFAULT_MATRIX_FAULTS
+    warmup: float = 5.0
+    baseline: float = 15.0
+    window: float = 3.0  # each cell's fault window, whole seconds
+    recover_within: float = 20.0  # a cell not back within SLO after this fails (and restarts)
+    settle: float = 1.0  # whole seconds back within SLO that count as recovered
+    latency_ms: int = 1500  # `latency`: beyond every caller's timeout
+    slow_ms: int = 250  # `slow`: a gray failure, under the callers' timeouts
+    deadlines: Mapping[str, float] = field(default_factory=dict)  # journey -> ms (degraded p95)
+    trace_ratio: float = 0.2  # share of the load's requests traced (call graphs, slow traces)
+    latency_tolerance: float = 1.5  # p95 ratio an unaffected journey may reach
+    median_tolerance: float = 1.25  # p50 ratio: the median is steadier, and moves first
+    error_tolerance: float = 0.02  # error-rate increase an unaffected journey may show
+    false_discovery_rate: float = 0.01  # Benjamini-Hochberg level over every comparison
+    hostile_input: HostileInput = field(default_factory=HostileInput)
+
+
 @dataclass(frozen=True, kw_only=True)
 class SystemSpec:
     """A whole system file: services, infrastructure, journeys (SLOs) and expectations."""
@@ -76,6 +175,9 @@ class SystemSpec:
     infrastructure: Mapping[str, ServiceSpec] = field(default_factory=dict)
     slo: SloSpec | None = None
     expectations: tuple[Expectation, ...] = ()
+    load: LoadProfile | None = None  # how gameday loads it (matrix, ci, the pytest plugin)
+    invariants: Invariants | None = None  # a command checking its invariants
+    matrix: MatrixSettings = field(default_factory=MatrixSettings)
 
     @property
     def components(self) -> dict[str, ServiceSpec]:
@@ -83,9 +185,23 @@ class SystemSpec:
         return {**self.infrastructure, **self.services}
 
     @property
+    def autoscaled(self) -> dict[str, Autoscale]:
+        """The services with an autoscaling policy, by name."""
+        return {n: s.autoscale for n, s in self.services.items() if s.autoscale is not None}
+
+    @property
     def journeys(self) -> tuple[str, ...]:
         """The journeys named under `journeys:` (empty when there is none)."""
         return self.slo.named_journeys if self.slo is not None else ()
+
+    @property
+    def public(self) -> tuple[str, ...]:
+        """The entry points (`public: true`), where load and hostile input are sent."""
+        return tuple(name for name, s in self.services.items() if s.public)
+
+    def callers(self, name: str) -> tuple[str, ...]:
+        """The services that list `name` under depends_on (through a proxy each)."""
+        return tuple(s.name for s in self.services.values() if name in s.depends_on)
 
     def component(self, name: str) -> ServiceSpec:
         """A service or infrastructure process by name; ConfigInvalid names the choices."""

@@ -232,7 +232,7 @@ def resolve_topology(
                         )
                     )
     processes = tuple(
-        _process(components[name], i, ports[name, i], run, proxies, python)
+        process_plan(components[name], i, ports[name, i], run, proxies, python)
         for wave in waves
         for name in wave
         for i in range(counts[name])
@@ -248,9 +248,10 @@ def resolve_topology(
     )
 
 
-def _process(
+def process_plan(
     spec: ServiceSpec, replica: int, port: int, run: str, proxies: Iterable[ProxyPlan], python: str
 ) -> ProcessPlan:
+    """The process of one replica; its `<DEP>_URLS` list the proxies in `proxies` it calls."""
     data_dir = os.path.join(run, "data", spec.name)
     values = {
         "port": port,

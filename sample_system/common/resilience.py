@@ -54,13 +54,26 @@ class Policy:
 
 
 class AttemptFailed(Exception):
-    """One attempt got no usable answer; `maybe_processed` if it may have reached the callee."""
+    """One attempt got no usable answer; `maybe_processed` if it may have reached the callee.
 
-    def __init__(self, reason: UnavailableReason, detail: str, *, maybe_processed: bool) -> None:
+    `unhealthy` is False when the callee did answer, with an error about this very request (a
+    500 that bad input can cause): it may be retried elsewhere, but it says nothing about the
+    callee's health, so the circuit breaker does not count it.
+    """
+
+    def __init__(
+        self,
+        reason: UnavailableReason,
+        detail: str,
+        *,
+        maybe_processed: bool,
+        unhealthy: bool = True,
+    ) -> None:
         super().__init__(detail)
         self.reason: UnavailableReason = reason
         self.detail = detail
         self.maybe_processed = maybe_processed
+        self.unhealthy = unhealthy
 
 
 class CircuitBreaker:
@@ -317,7 +330,10 @@ class Resilience:
             try:
                 result = await attempt(timeout)
             except AttemptFailed as failure:
-                self.breaker.failed()
+                if failure.unhealthy:
+                    self.breaker.failed()
+                else:  # it answered: an error about this request, not about its health
+                    self.breaker.succeeded()
                 maybe_processed = maybe_processed or failure.maybe_processed
                 if failure.reason == "timeout":
                     self.metrics.timeout(self.dependency)

@@ -7,6 +7,7 @@ POST /reservations/{order_id}/commit           held -> committed (idempotent)
 POST /reservations/{order_id}/release          held -> released (idempotent)
 GET  /admin/stock                              read-only, for the audit
 GET  /admin/reservations?state=held
+GET  /admin/inventory                          stock, reservations, their lines: one read (audit)
 """
 
 from __future__ import annotations
@@ -98,6 +99,29 @@ class Reservations(BaseModel):
     """Reservations with their items."""
 
     reservations: list[Reservation]
+
+
+class StoredReservation(BaseModel):
+    """A reservation row."""
+
+    order_id: str
+    state: Literal["held", "committed", "released"]
+
+
+class StoredItem(BaseModel):
+    """A reserved line."""
+
+    order_id: str
+    product_id: int
+    quantity: int
+
+
+class Stored(BaseModel):
+    """Stock, reservations and reserved lines as stored, read in one transaction."""
+
+    stock: list[StockRow]
+    reservations: list[StoredReservation]
+    items: list[StoredItem]
 
 
 NOT_FOUND = (404, "the order has no reservation")
@@ -193,6 +217,12 @@ async def admin_reservations(
     """Every reservation with its items."""
     rows = await database(request).read(lambda db: stock.all_reservations(db, state))
     return {"reservations": rows}
+
+
+@router.get("/admin/inventory", response_model=Stored)
+async def admin_inventory(request: Request) -> Any:
+    """Stock, reservations and reserved lines as stored, read in one transaction."""
+    return await database(request).read(stock.stored)
 
 
 def create_app(environ: Mapping[str, str] | None = None) -> FastAPI:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
 from chaos.experiment.model import Degraded, Hypothesis
 from chaos.judgement.statistics import compare
 from chaos.judgement.verdict import Outcome, Phases, judge, time_to_recover
-from loadtests.samples import Sample, parse_line
 from loadtests.slo import parse_slo
-from loadtests.windows import SampleSet, Window
+from loadtests.windows import Window
+from tests.chaos.judgement.synthetic import T0, Load
 
 SLO = parse_slo(
     """
@@ -20,43 +18,11 @@ journeys:
   checkout: {p95: 800ms, error_rate: 5%}
 """
 )
-T0 = 1_700_000_000
 PHASES = Phases(
     baseline=Window("baseline", T0, T0 + 20),
     fault=Window("fault", T0 + 20, T0 + 40),
     recovery=Window("recovery", T0 + 40, T0 + 60),
 )
-
-
-class Load:
-    """Builds a SampleSet second by second."""
-
-    def __init__(self, seed: int) -> None:
-        self.rng = random.Random(seed)
-        self.samples = SampleSet()
-
-    def add(
-        self,
-        journey: str,
-        seconds: range,
-        *,
-        median_ms: float = 20.0,
-        error_rate: float = 0.0,
-        error: str = "503",
-        failed_ms: float | None = None,
-        per_second: int = 50,
-    ) -> None:
-        for second in seconds:
-            sample = Sample(journey, T0 + second)
-            for _ in range(per_second):
-                failed = self.rng.random() < error_rate
-                latency = (
-                    failed_ms
-                    if failed and failed_ms is not None
-                    else self.rng.lognormvariate(0, 0.35) * median_ms
-                )
-                sample.record(latency, failed=failed, error=error if failed else None)
-            self.samples.add(parse_line(sample.to_line(), "test"))
 
 
 HYPOTHESIS = Hypothesis(steady=("browse",), degraded=(Degraded("checkout", 300.0, ("503",)),))
