@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,11 +17,13 @@ def env(tmp_path: Path) -> dict[str, str]:
     return {"GAMEDAY_DATA_DIR": str(tmp_path / "data"), "GAMEDAY_SERVICE": "test", **SECRET_SETTING}
 
 
-@pytest.fixture(autouse=True)
-def run_secret(monkeypatch: pytest.MonkeyPatch) -> str:
+@pytest.fixture(autouse=True, scope="session")
+def run_secret() -> Iterator[str]:
     """The run's secret in this process's environment, as the runtime gives it to the audit.
 
-    Services started in threads get it from their own settings (`env`, `running_shop`).
+    Session-wide, so that fixtures of any scope that audit find it. Services started in
+    threads get it from their own settings (`env`, `running_shop`).
     """
-    monkeypatch.setenv(SECRET_ENV, SECRET)
-    return SECRET
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(SECRET_ENV, SECRET)
+        yield SECRET
