@@ -39,6 +39,7 @@ from chaos.runtime.health import describe, probe, wait_ready
 from chaos.runtime.process import Child, stop_groups, tail
 from chaos.runtime.registry import Registry
 from chaos.runtime.scaler import Scaler
+from chaos.runtime.secret import SECRET_ENV, new_secret
 from chaos.runtime.supervisor import BACKOFF, PAUSED, RUNNING, STOPPED, Backoff, Replica, Supervisor
 from chaos.system.model import SystemSpec, load_system
 from chaos.system.topology import ProcessPlan, Topology, file_sd_targets, resolve_topology
@@ -173,6 +174,7 @@ class RunningSystem:
         self.stop_timeout = stop_timeout
         self.events = EventLog(self.run_dir / "events.jsonl")
         self.env = base_env(topology.root)
+        self._secret = new_secret(self.run_dir)  # services only: see chaos/runtime/secret.py
         proxy = next(p for p in extras if p.service == PROXY_NAME)
         self.toxiproxy = ToxiproxyClient(proxy.url)
         self._replicas: dict[tuple[str, int], Replica] = {}
@@ -387,6 +389,8 @@ class RunningSystem:
     def spawn(self, child: Child) -> int:
         """Start one process with the run's environment (and the registry's address)."""
         env = {**self.env, **child.plan.env, REGISTRY_ENV: self.control_url}
+        if not child.plan.infrastructure:
+            env[SECRET_ENV] = self._secret
         return child.spawn(env, cwd=self.topology.root)
 
     _spawn = spawn
