@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chaos import watchdog
 from chaos.errors import ConfigInvalid, RuntimeFailure
 from chaos.net import LOOPBACK, free_port
 from chaos.proxy.client import ProxySpec, ToxiproxyClient
@@ -162,6 +163,14 @@ class RunningSystem:
         self.stop_timeout = stop_timeout
         self.events = EventLog(self.run_dir / "events.jsonl")
         self.env = base_env(topology.root)
+        # Should this process die (even by SIGKILL), the watchdog stops every process of
+        # the run: each one carries GAMEDAY_RUN_DIR, and each group is registered at spawn.
+        self.watchdog = watchdog.current()
+        self._watched: dict[tuple[str, int], str] = {
+            ("", -1): self.watchdog.watch_env(
+                "GAMEDAY_RUN_DIR", str(self.run_dir), log=str(self.run_dir / "watchdog.log")
+            )
+        }
         proxy = next(p for p in extras if p.service == PROXY_NAME)
         self.toxiproxy = ToxiproxyClient(proxy.url)
         self._replicas: dict[tuple[str, int], Replica] = {}
@@ -305,6 +314,7 @@ class RunningSystem:
             "run_dir": str(self.run_dir),
             "toxiproxy": self.toxiproxy_url,
             "prometheus": self.prometheus_url,
+            "watchdog": self.watchdog.pid,
             "processes": [vars(row) for row in self.status()],
             "proxies": [
                 {"name": p.name, "listen": p.listen, "upstream": p.upstream, "url": p.url}
@@ -315,7 +325,13 @@ class RunningSystem:
     # -- life cycle ---------------------------------------------------------------------------
 
     def _spawn(self, child: Child) -> int:
-        return child.spawn({**self.env, **child.plan.env}, cwd=self.topology.root)
+        pid = child.spawn({**self.env, **child.plan.env}, cwd=self.topology.root)
+        key = (child.plan.service, child.plan.replica)
+        previous = self._watched.get(key)
+        self._watched[key] = self.watchdog.watch_group(pid, child.started)
+        if previous is not None:
+            self.watchdog.forget(previous)
+        return pid
 
     def _populate(self) -> None:
         self.toxiproxy.populate(
@@ -374,6 +390,8 @@ class RunningSystem:
                     self.supervisor.stopped(record)
         if survivors:
             raise RuntimeFailure(f"processes {survivors} survived SIGKILL; check them with ps")
+        self.watchdog.forget(*self._watched.values())
+        self._watched.clear()
 
 
 def _who(record: Replica) -> tuple[str, int]:
