@@ -193,8 +193,13 @@ def write_crash_outputs(journal: Journal) -> list[Path]:
     """summary.md and junit.xml of a crashed run, from its journal and the samples it left.
 
     The verdict is given only when baseline, fault and recovery windows were all complete;
-    otherwise the summary shows what the samples hold per window the run got to.
+    otherwise the summary shows what the samples hold per window the run got to. A matrix
+    run is judged as far as it got (`chaos.matrix.crashed`).
     """
+    if journal.data.get("kind") == "matrix":
+        from chaos.matrix.crashed import write_crashed_matrix
+
+        return write_crashed_matrix(journal)
     # Judging and reporting import a lot: only when there is a crashed run to write.
     from chaos.experiment.file import load_experiment
     from chaos.experiment.runner import LOAD_DIR, RunResult, whole_seconds
