@@ -225,6 +225,7 @@ class _Search:
             ended=window.end,
             detail={
                 "offered_measured": stats.offered_rate,
+                "good": (stats.count - stats.failures) / max(1, stats.seconds),
                 "requests": stats.count,
                 "attribution": attribute(usages, self.cores).to_json(),
             },
@@ -238,7 +239,8 @@ class _Search:
             step.p95_ms,
         )
         print(
-            f"  {label}: {rate:7.2f}/s offered, {step.achieved:7.2f}/s achieved, p95 "
+            f"  {label}: {rate:7.2f}/s offered, {step.achieved:7.2f}/s achieved "
+            f"({step.detail['good']:5.2f}/s good), p95 "
             f"{step.p95_ms or float('nan'):7.0f} ms, errors {step.error_rate:6.1%} -> "
             f"{'pass' if step.passed else 'FAIL'}",
             flush=True,
