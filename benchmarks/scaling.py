@@ -4,7 +4,7 @@
 
 1. payments 1 -> 2 -> 3 replicas, capacity of checkout (gameday scale): efficiency
    C(N) / (N x C(1)); goal >= 0.90. Payments' processor has one line per replica that sleeps
-   100-200 ms per charge (no CPU), so each replica adds ~6.7 charges/s of capacity; what
+   60-120 ms per charge (no CPU), so each replica adds ~11 charges/s of capacity; what
    limits it on 2 cores is the CPU of everything else (orders' four calls per checkout, the
    gateway, the Locust process on the same cores), which the attribution's machine CPU shows.
 2. catalog 1 -> 2 on checkout: capacity ratio ~1.0 and "no gain" judged statistically.
