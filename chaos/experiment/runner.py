@@ -44,11 +44,16 @@ from chaos.system.topology import Topology
 from loadtests.errors import LoadtestError
 from loadtests.runner import LoadProcess, LoadSpec
 from loadtests.samples import SAMPLES_FILE
+from loadtests.units import parse_duration
 from loadtests.windows import SampleSet, SamplesFollower, Window, read_run
 
 logger = logging.getLogger(__name__)
 
 LOAD_DIR = "load"
+# The runner stops the load itself at the end of the recovery; the load's own length only has
+# to outlast the timeline (Locust's start-up comes out of the warm-up) and bounds a load whose
+# runner died. Without it a shape with a default length (spike, season: 60 s) ends mid-run.
+LOAD_SLACK_S = 30.0
 
 
 class Observer(Protocol):
@@ -83,10 +88,28 @@ def new_run_dir(experiment: Experiment, root: Path = RUNS_DIR) -> Path:
     return path.resolve()
 
 
+def load_duration(experiment: Experiment) -> float | None:
+    """Seconds the load runs: the timeline and some slack (None: the experiment says)."""
+    if "duration" in experiment.load.options:
+        return None
+    return experiment.schedule.total + LOAD_SLACK_S
+
+
 def validate(experiment: Experiment) -> SystemSpec:
     """Load the experiment's system and check the experiment against it (before any action)."""
     spec = load_system(experiment.system)
     check_against(experiment, spec)
+    own = experiment.load.options.get("duration")
+    try:
+        seconds = None if own is None else parse_duration(own)
+    except ValueError as exc:
+        raise GamedayError(f"{experiment.path}: load.options.duration: {exc}") from None
+    if seconds is not None and seconds < experiment.schedule.total:
+        raise GamedayError(
+            f"{experiment.path}: load.options.duration {own} ends before the schedule "
+            f"({experiment.schedule.total:g}s); remove it (the runner runs the load for the "
+            "whole schedule) or make it longer"
+        )
     if spec.slo is None:
         raise GamedayError(f"{experiment.system} has no journeys: an experiment needs their SLOs")
     if not any(s.public for s in spec.services.values()):
@@ -239,6 +262,7 @@ class _Run:
                         shape=experiment.load.shape,
                         users=experiment.load.users,
                         spawn_rate=experiment.load.spawn_rate,
+                        duration=load_duration(experiment),
                         processes=experiment.load.processes,
                         shape_options=dict(experiment.load.options),
                         # found by `gameday rollback` should this process be killed
