@@ -35,7 +35,10 @@ def run(args: argparse.Namespace) -> int:
     result = execute(args)
     if args.plan or not result.outputs:
         return result.exit_code
-    print(f"gameday ci: JUnit {result.run_dir / JUNIT}; summary {result.run_dir / SUMMARY}")
+    print(
+        f"gameday ci: JUnit {result.run_dir / JUNIT}; summary {result.run_dir / SUMMARY}; "
+        f"report {result.run_dir / 'report.html'}"
+    )
     if os.environ.get("GITHUB_ACTIONS") == "true" and result.verdict is not None:
         for cell in result.verdict.failed:
             problems = [p for j in cell.journeys for p in j.problems] + list(cell.record.problems)

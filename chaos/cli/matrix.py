@@ -89,6 +89,7 @@ def execute(args: argparse.Namespace) -> MatrixResult:
 
     from chaos.matrix.runner import run_matrix
     from chaos.report.console import print_matrix, print_plan
+    from chaos.report.html.write import write_matrix_report
     from chaos.report.matrix import write_matrix_outputs
     from chaos.runtime.state import STATE_FILE
     from chaos.system.model import SystemSpec
@@ -104,7 +105,8 @@ def execute(args: argparse.Namespace) -> MatrixResult:
     )
 
     def outputs(result: MatrixResult, journal: object) -> list[Path]:
-        return write_matrix_outputs(result, journal)  # type: ignore[arg-type]
+        written = write_matrix_outputs(result, journal)  # type: ignore[arg-type]
+        return [*written, write_matrix_report(result)]
 
     result = run_matrix(
         spec,

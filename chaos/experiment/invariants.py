@@ -1,7 +1,8 @@
 """The invariants command of a system or experiment (e.g. the shop's audit).
 
-It gets every service's direct URLs as `<SERVICE>_URLS`, the run directory as GAMEDAY_RUN_DIR
-and the topology as GAMEDAY_TOPOLOGY; `{python}` and `{run_dir}` in the command are replaced.
+It gets every service's direct URLs as `<SERVICE>_URLS`, the run directory as GAMEDAY_RUN_DIR,
+the topology as GAMEDAY_TOPOLOGY and the system run's secret as GAMEDAY_RUN_SECRET (see
+chaos/runtime/secret.py); `{python}` and `{run_dir}` in the command are replaced.
 Exit code 0 means the invariants hold.
 
 When the command prints a JSON document on standard output with a `violations` list, each
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from chaos.runtime.secret import SECRET_ENV, read_secret
 from chaos.system.model import Invariants, env_name
 from chaos.system.topology import Topology
 
@@ -107,6 +109,9 @@ def run_invariants(
     }
     for service in system.topology.services:
         env[f"{env_name(service)}_URLS"] = ",".join(system.urls(service))
+    secret = read_secret(Path(system.topology.run_dir))
+    if secret is not None:
+        env[SECRET_ENV] = secret
     try:
         done = subprocess.run(
             shlex.split(command),

@@ -8,8 +8,9 @@ The timeline, under load from start to end:
     warm-up | baseline | inject -> fault window | remove -> recovery | stop load
 
 Every fault is journalled before it is applied and undone on every way out: normal end,
-error, Ctrl-C, SIGTERM (a handler turns it into an exception here). After a SIGKILL,
-`gameday rollback` undoes what the journal still lists.
+error, Ctrl-C, SIGTERM (a handler turns it into an exception here). After a SIGKILL, the
+run's watchdog stops its processes and runs `gameday rollback`, which undoes what the
+journal still lists and marks the run crashed (see `chaos.experiment.crashed`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any, Protocol
 from chaos.errors import FaultInjectionError, GamedayError
 from chaos.experiment.alerts import alerts_by_phase
 from chaos.experiment.attach import AttachedSystem, attach
+from chaos.experiment.crashed import RUNS_DIR, RunGuard
 from chaos.experiment.exporter import ExperimentExporter
 from chaos.experiment.interrupts import EXIT_INTERRUPTED, Interrupted, Signals
 from chaos.experiment.invariants import InvariantResult, run_invariants
@@ -42,12 +44,16 @@ from chaos.system.topology import Topology
 from loadtests.errors import LoadtestError
 from loadtests.runner import LoadProcess, LoadSpec
 from loadtests.samples import SAMPLES_FILE
+from loadtests.units import parse_duration
 from loadtests.windows import SampleSet, SamplesFollower, Window, read_run
 
 logger = logging.getLogger(__name__)
 
-RUNS_DIR = Path(".gameday") / "runs"
 LOAD_DIR = "load"
+# The runner stops the load itself at the end of the recovery; the load's own length only has
+# to outlast the timeline (Locust's start-up comes out of the warm-up) and bounds a load whose
+# runner died. Without it a shape with a default length (spike, season: 60 s) ends mid-run.
+LOAD_SLACK_S = 30.0
 
 
 class Observer(Protocol):
@@ -82,10 +88,28 @@ def new_run_dir(experiment: Experiment, root: Path = RUNS_DIR) -> Path:
     return path.resolve()
 
 
+def load_duration(experiment: Experiment) -> float | None:
+    """Seconds the load runs: the timeline and some slack (None: the experiment says)."""
+    if "duration" in experiment.load.options:
+        return None
+    return experiment.schedule.total + LOAD_SLACK_S
+
+
 def validate(experiment: Experiment) -> SystemSpec:
     """Load the experiment's system and check the experiment against it (before any action)."""
     spec = load_system(experiment.system)
     check_against(experiment, spec)
+    own = experiment.load.options.get("duration")
+    try:
+        seconds = None if own is None else parse_duration(own)
+    except ValueError as exc:
+        raise GamedayError(f"{experiment.path}: load.options.duration: {exc}") from None
+    if seconds is not None and seconds < experiment.schedule.total:
+        raise GamedayError(
+            f"{experiment.path}: load.options.duration {own} ends before the schedule "
+            f"({experiment.schedule.total:g}s); remove it (the runner runs the load for the "
+            "whole schedule) or make it longer"
+        )
     if spec.slo is None:
         raise GamedayError(f"{experiment.system} has no journeys: an experiment needs their SLOs")
     if not any(s.public for s in spec.services.values()):
@@ -238,6 +262,7 @@ class _Run:
                         shape=experiment.load.shape,
                         users=experiment.load.users,
                         spawn_rate=experiment.load.spawn_rate,
+                        duration=load_duration(experiment),
                         processes=experiment.load.processes,
                         shape_options=dict(experiment.load.options),
                         # found by `gameday rollback` should this process be killed
@@ -321,6 +346,7 @@ def run_experiment(
     attached = attach(experiment, attach_to) if attach_to is not None else None
     run_dir = run_dir or new_run_dir(experiment)
     run = _Run(experiment, spec, run_dir, list(observers or []), attached, prometheus)
+    guard = RunGuard.start(run.journal)  # if this process dies, its watchdog cleans up
     result = RunResult(run_dir=run_dir, status="running")
     try:
         with run.signals:
@@ -357,4 +383,5 @@ def run_experiment(
         run.journal.finish("failed", error=str(exc))
     if write_outputs is not None:
         result.outputs = write_outputs(result, experiment, run.journal)
+    guard.release()
     return result

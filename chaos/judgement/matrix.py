@@ -148,6 +148,7 @@ class CellVerdict:
             "same_as": self.cell.same_as,
             "passed": self.passed,
             "reproduced": self.reproduced,
+            "shown": self.attempts.index(self.shown),  # the attempt that stands for the cell
             "affected": list(self.affected),
             "unexpected": list(self.unexpected),
             "claims": [
@@ -156,6 +157,7 @@ class CellVerdict:
             "attempts": [
                 {
                     "passed": a.passed,
+                    "final": a.record.final,
                     "windows": a.windows.to_json(),
                     "problems": list(a.record.problems),
                     "details": dict(a.record.details),

@@ -28,14 +28,17 @@ import contextlib
 import logging
 import math
 import time
+import traceback
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chaos.errors import FaultInjectionError, GamedayError, RuntimeFailure
 from chaos.experiment.attach import AttachedSystem, attach_system
+from chaos.experiment.crashed import RUNS_DIR, RunGuard
 from chaos.experiment.interrupts import EXIT_INTERRUPTED, Interrupted, Signals
 from chaos.experiment.invariants import InvariantResult, run_invariants
 from chaos.faults.actions import Action, Injector, plan_fault
@@ -53,13 +56,16 @@ from loadtests.runner import LoadProcess, LoadSpec
 from loadtests.samples import SAMPLES_FILE
 from loadtests.windows import SampleSet, SamplesFollower, Window, WindowSet, read_run
 
+if TYPE_CHECKING:
+    from chaos.faults.hostile import HostileLoad
+
 logger = logging.getLogger(__name__)
 
-RUNS_DIR = Path(".gameday") / "runs"
 LOAD_DIR = "load"
 POLL = 0.2  # seconds between looks at the samples while waiting for a recovery
 FLUSHED = 0.4  # a second is in the samples file this long after it ended (flushes: 0.25 s)
 INJECT_AHEAD = 0.1  # inject this long before a second begins: the window starts with it
+SPANS_EXPORTED = 6.0  # spans reach their files within this (the SDK's batch delay is 5 s)
 
 
 class Observer(Protocol):
@@ -130,6 +136,13 @@ class _Quiet:
             if last > first:
                 self.parts.append(Window("quiet", float(first), float(last)))
         self.opened = None
+
+    def all(self, until: float) -> list[Window]:
+        """Every quiet part, the one still open cut at `until`."""
+        parts = list(self.parts)
+        if self.opened is not None and math.floor(until) > math.ceil(self.opened):
+            parts.append(Window("quiet", float(math.ceil(self.opened)), float(math.floor(until))))
+        return parts
 
     def last(self, seconds: float) -> WindowSet:
         chosen: list[Window] = []
@@ -309,8 +322,9 @@ class _Matrix:
                 self.journal.set_window("baseline", baseline.start, baseline.end)
                 self.quiet.parts.append(baseline)
                 self.steady_before = self._meets_slo(baseline)
-                self._derive_claims(baseline)
                 if not self.steady_before or self.plan_only:
+                    self._wait(SPANS_EXPORTED)  # the baseline's last spans reach their files
+                    self._derive_claims(self._samples(), [baseline])
                     return None
                 runnable = [c for c in self.cells if c.runs]
                 for number, cell in enumerate(runnable, start=1):
@@ -327,12 +341,13 @@ class _Matrix:
             finally:
                 self.cleanup()
 
-    def _derive_claims(self, baseline: Window) -> None:
-        samples = self._samples()
+    def _derive_claims(self, samples: SampleSet, quiet: list[Window]) -> None:
+        """Each journey's call graph from its traces in `quiet` seconds, then every claim."""
         journeys = self.spec.journeys
-        traces = {j: samples.trace_ids(j, baseline) for j in journeys}
+        traces = {j: [t for w in quiet for t in samples.trace_ids(j, w)] for j in journeys}
         spans = read_spans(self.run_dir / "traces", {t for ids in traces.values() for t in ids})
         self.call_graph = build_call_graph(traces, spans)
+        self.findings = []
         for cell in self.cells:
             claims, findings = expect(cell, journeys, self.call_graph, self.spec)
             self.claims[cell.id] = claims
@@ -365,10 +380,16 @@ class _Matrix:
         if hostile is not None:
             report = hostile.stop()
             details["hostile_input"] = report.to_json()
-            problems += report.problems()
+            problems += report.problems
         if index is not None:
             self.remove_all()
-        recovered = self._wait_recovered(off)
+        checked = self._touches_data(cell)
+        with ThreadPoolExecutor(max_workers=1) as audits:
+            # the invariants are checked while the system recovers (the audit judges only
+            # what is older than its grace: not the requests of this fault window)
+            audit = audits.submit(self._run_invariants, under_load=True) if checked else None
+            recovered = self._wait_recovered(off)
+            result = audit.result() if audit is not None else None
         if recovered is None:
             problems.append(
                 f"not back within SLO {settings.recover_within:.0f}s after the fault was "
@@ -376,9 +397,7 @@ class _Matrix:
             )
             self._restart()
         final = False
-        checked = self._touches_data(cell)
-        if checked:
-            result = self._run_invariants(under_load=True)
+        if result is not None:
             details["invariants"] = result.to_json()
             if not result.passed:
                 final = True
@@ -414,7 +433,8 @@ class _Matrix:
         """The time the last journey was back within SLO for `settle` seconds, or None."""
         settings = self.settings
         deadline = removed + settings.recover_within
-        first = math.ceil(removed)
+        # removed within the first moments of a second: that second is already recovery
+        first = math.floor(removed) if removed % 1 < INJECT_AHEAD else math.ceil(removed)
         while True:
             self._check_load()
             now = self.clock()
@@ -443,7 +463,7 @@ class _Matrix:
             system.start(process.service, process.replica)
         self._wait(self.settings.settle + 1.0)
 
-    def _hostile(self) -> Any:
+    def _hostile(self) -> HostileLoad:
         from chaos.faults.hostile import HostileLoad  # schemathesis: imported only when used
 
         assert self.system is not None
@@ -465,8 +485,11 @@ class _Matrix:
         return self._run_invariants() if self.spec.invariants is not None else None
 
     def judge(self) -> MatrixVerdict:
+        """The verdict on every cell so far; the claims come from every quiet second's traces
+        (the baseline and the seconds after each recovery: rare paths of a journey too)."""
         assert self.spec.slo is not None
         samples = read_run(self.run_dir / LOAD_DIR)
+        self._derive_claims(samples, self.quiet.all(self.clock() - SPANS_EXPORTED))
         return judge_matrix(
             self.cells,
             self.claims,
@@ -519,6 +542,7 @@ def run_matrix(
     run_dir = run_dir or new_run_dir(spec)
     began = time.monotonic()
     matrix = _Matrix(spec, cells, run_dir, observers or [], attached, plan_only=plan_only)
+    guard = RunGuard.start(matrix.journal)  # if this process dies, its watchdog cleans up
     result = MatrixResult(run_dir=run_dir, system=spec, cells=cells)
     try:
         with matrix.signals:
@@ -531,6 +555,7 @@ def run_matrix(
             result.status, result.exit_code = "planned", 0 if matrix.steady_before else 3
             matrix.journal.finish("completed")
             result.call_graph = matrix.call_graph
+            guard.release()
             return result
         verdict = matrix.judge()
         outcome = verdict.outcome
@@ -554,10 +579,16 @@ def run_matrix(
     except (GamedayError, FaultInjectionError, OSError) as exc:
         result.status, result.error, result.exit_code = "failed", str(exc), 2
         matrix.journal.finish("failed", error=str(exc))
+    except Exception as exc:  # a bug of ours: the faults are removed; say so, keep the outputs
+        logger.exception("the matrix failed")
+        error = f"internal error: {type(exc).__name__}: {exc} (a gameday bug; please report it)"
+        result.status, result.error, result.exit_code = "failed", error, 2
+        matrix.journal.finish("failed", error=error, traceback=traceback.format_exc())
     result.call_graph = matrix.call_graph
     result.wall_seconds = time.monotonic() - began
     if write_outputs is not None:
         result.outputs = write_outputs(result, matrix.journal)
+    guard.release()
     return result
 
 

@@ -18,6 +18,9 @@ The same topology as the local runtime, with containers:
   the OpenTelemetry Collector (`dashboards/otel-collector.yaml`) sending to Jaeger, and a
   Locust service running `loadtests/locustfile.py` against the public entry point.
 
+Every service gets `GAMEDAY_RUN_SECRET` (chaos/runtime/secret.py) from the shell that runs
+`docker compose up`: compose refuses to start without it, naming it.
+
 Only loopback ports are published: the entry point (8000), Toxiproxy's API (8474),
 Prometheus (9090), Grafana (3000), Jaeger (16686) and Locust (8089).
 """
@@ -30,9 +33,15 @@ from typing import Any
 
 import yaml
 
+from chaos.runtime.secret import SECRET_ENV
 from chaos.system.model import ServiceSpec, SystemSpec, urls_env
 
 HTTP_PORT = 8000
+# Compose substitutes it from the shell, or stops with this message when it is not set.
+SECRET_FROM_SHELL = (
+    "${GAMEDAY_RUN_SECRET:?export GAMEDAY_RUN_SECRET first, a new one for each run: "
+    "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'}"
+)
 SCHEME_PORTS = {"nats": 4222}
 PROXY_BASE_PORT = 20000
 IMAGE = "gameday-shop:latest"
@@ -115,6 +124,8 @@ def _env(
         ports = [p["listen"].rsplit(":", 1)[1] for p in routes if p["name"].startswith(prefix)]
         env[urls_env(dependency)] = ",".join(f"{scheme}://toxiproxy:{port}" for port in ports)
     env.update({key: str(value) for key, value in component.env.items()})
+    if not component.infrastructure:
+        env[SECRET_ENV] = SECRET_FROM_SHELL
     return env
 
 

@@ -11,7 +11,13 @@ HorizontalPodAutoscaler with the same policy (min, max, the metric as a per-pod 
 Per-edge faults need a proxy on every edge: `toxiproxy.yaml` runs Toxiproxy (the real one)
 with one proxy per edge *caller -> callee* from a ConfigMap, and every caller's `<DEP>_URLS`
 points at its edge's proxy; the callee's Service balances over its pods behind it (so in a
-cluster a fault targets a service or an edge; one replica is a pod to delete). Pure apart
+cluster a fault targets a service or an edge; one replica is a pod to delete). Every service
+reads `GAMEDAY_RUN_SECRET` from the Secret `<system>-run-secret`, made before applying:
+
+    kubectl create secret generic shop-run-secret --from-literal=GAMEDAY_RUN_SECRET=$(
+        python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
+
+Pure apart
 from writing the files; the output is deterministic (a test compares it with deploy/k8s/).
 """
 
@@ -23,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from chaos.runtime.secret import SECRET_ENV
 from chaos.system.model import Autoscale, ServiceSpec, SystemSpec, urls_env
 
 PORT = 8000
@@ -78,6 +85,11 @@ def _config_map(
     }
 
 
+def secret_name(spec: SystemSpec) -> str:
+    """The Secret every service's `GAMEDAY_RUN_SECRET` comes from (made with kubectl)."""
+    return f"{spec.name}-run-secret"
+
+
 def _probe(component: ServiceSpec) -> dict[str, Any]:
     if component.health == "tcp":
         return {"tcpSocket": {"port": PORT}, "periodSeconds": 2}
@@ -102,6 +114,10 @@ def _deployment(spec: SystemSpec, component: ServiceSpec) -> dict[str, Any]:
         "readinessProbe": _probe(component),
         "volumeMounts": [{"name": "data", "mountPath": DATA}],
     }
+    if not component.infrastructure:
+        # The run's secret (chaos/runtime/secret.py), from a Secret made for each deployment.
+        secret = {"name": secret_name(spec), "key": SECRET_ENV}
+        container["env"] = [{"name": SECRET_ENV, "valueFrom": {"secretKeyRef": secret}}]
     if component.autoscale is not None and component.autoscale.metric == "cpu":
         container["resources"] = {"requests": {"cpu": f"{CPU_REQUEST_MILLI}m"}}
     return {

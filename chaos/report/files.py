@@ -1,6 +1,8 @@
-"""The outputs of a run, next to its journal: summary.md for people, junit.xml for CI.
+"""The outputs of a run, next to its journal: summary.md and report.html for people,
+junit.xml for CI.
 
-    write_outputs(result, experiment, journal) -> [summary.md, junit.xml]
+    write_outputs(result, experiment, journal) -> [journal.json, summary.md, junit.xml,
+                                                   report.html]
 
 One JUnit test case per journey of the hypothesis, plus one for the steady state before the
 fault and one for the invariants, so a CI system shows exactly which claim failed.
@@ -117,9 +119,11 @@ def junit_xml(result: RunResult, experiment: Experiment) -> str:
 
 
 def write_outputs(result: RunResult, experiment: Experiment, journal: Journal) -> list[Path]:
-    """Write summary.md and junit.xml into the run directory; return their paths."""
+    """Write summary.md, junit.xml and report.html into the run directory; return the paths."""
+    from chaos.report.html.write import write_run_report  # plotly and jinja2: only when used
+
     summary = result.run_dir / SUMMARY
     summary.write_text(summary_markdown(result, experiment, journal))
     junit = result.run_dir / JUNIT
     junit.write_text(junit_xml(result, experiment))
-    return [journal.path, summary, junit]
+    return [journal.path, summary, junit, write_run_report(result, experiment, journal)]

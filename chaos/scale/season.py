@@ -8,6 +8,8 @@ The claims (an experiment's `autoscaling:` section, docs/scaling.md): the named 
 scale out during the fault window (here a load spike), no other service scales at all,
 every journey is within its SLO from `within_slo_after` after the window starts until the
 end of the run, and the scaled services are back to their starting count by the end.
+"Within its SLO" is judged over the rest of the spike and over the time after it, as two
+windows: the quiet seconds after the season must not hide a slow end of the spike.
 Replica counts come from the run's events.jsonl (`scaled` events), the metric readings
 from autoscaler.jsonl.
 """
@@ -15,6 +17,7 @@ from autoscaler.jsonl.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +31,7 @@ from chaos.judgement.slo import evaluate
 from chaos.runtime.autoscaler import read_decisions
 from chaos.runtime.events import read_events
 from chaos.system.model import SystemSpec
+from loadtests.slo import SloSpec
 from loadtests.windows import SampleSet, Window
 
 OUTPUT = "autoscaling.html"
@@ -113,19 +117,53 @@ def judge_autoscaling(
     others = sorted({c.service for c in changes if c.service not in claim.scales})
     checks.append(("no other service scales", not others, ", ".join(others) or "none scaled"))
     assert spec.slo is not None
-    after = Window(
-        "after scale-out", float(int(fault_start + claim.within_slo_after) + 1), float(int(run_end))
+    verdict = evaluate(
+        spec.slo, samples, slo_windows(fault_start + claim.within_slo_after, fault_end, run_end)
     )
-    verdict = evaluate(spec.slo, samples, [after])
     breaches = "; ".join(c.format() for c in verdict.breaches[:4])
+    since = {
+        j: within_slo_from(spec.slo, samples, j, fault_start, fault_end, run_end)
+        for j in samples.journeys
+    }
+    late = [f"{j} from +{b:.0f}s" for j, b in since.items() if b is not None and b >= 1]
     checks.append(
         (
             f"every journey within SLO from +{claim.within_slo_after:g}s after the spike starts",
             verdict.passed,
-            breaches or f"{len(verdict.checks)} checks held",
+            breaches
+            or f"{len(verdict.checks)} checks held ({', '.join(late) or 'all from the start'})",
         ),
     )
     return AutoscalingVerdict(tuple(checks))
+
+
+def slo_windows(start: float, spike_end: float, run_end: float) -> list[Window]:
+    """The whole seconds from `start` to the end of the spike, and from there to the end."""
+    first, last = float(math.ceil(start)), float(math.floor(spike_end))
+    rest = [Window("rest of the spike", first, last)] if last - first >= 1 else []
+    return [*rest, Window("after the spike", float(math.ceil(spike_end)), float(int(run_end)))]
+
+
+def within_slo_from(
+    slo: SloSpec,
+    samples: SampleSet,
+    journey: str,
+    spike_start: float,
+    spike_end: float,
+    run_end: float,
+) -> float | None:
+    """Seconds after the spike starts from which `journey` meets its SLO until the end.
+
+    The first whole second s of the spike such that the journey meets its SLO over the
+    rest of the spike from s and over the time after it; None when no such second exists.
+    """
+    kept = SloSpec(journeys=tuple(j for j in slo.journeys if j.journey == journey))
+    if not kept.journeys:
+        return None
+    for second in range(math.ceil(spike_start), math.floor(spike_end)):
+        if evaluate(kept, samples, slo_windows(second, spike_end, run_end)).passed:
+            return max(0.0, second - spike_start)
+    return None
 
 
 def write_plot(

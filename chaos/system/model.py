@@ -152,7 +152,7 @@ class MatrixSettings:
     baseline: float = 15.0
     window: float = 3.0  # each cell's fault window, whole seconds
     recover_within: float = 20.0  # a cell not back within SLO after this fails (and restarts)
-    settle: float = 2.0  # seconds within SLO that count as recovered
+    settle: float = 1.0  # whole seconds back within SLO that count as recovered
     latency_ms: int = 1500  # `latency`: beyond every caller's timeout
     slow_ms: int = 250  # `slow`: a gray failure, under the callers' timeouts
     deadlines: Mapping[str, float] = field(default_factory=dict)  # journey -> ms (degraded p95)

@@ -12,6 +12,7 @@ it reports then persisted for the whole wait.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from sample_system.audit.snapshot import (
     parse_rows,
 )
 from sample_system.common import config
+from sample_system.common.auth import internal_headers
 
 __all__ = ["SERVICES", "AuditUnreachable", "Report", "Targets", "audit", "snapshot"]
 
@@ -128,7 +130,7 @@ def audit(targets: Targets, *, wait: float = 0.0, poll: float = 0.5, grace: floa
     """
     deadline = time.monotonic() + wait
     reads = 0
-    with httpx.Client(timeout=10.0) as client:
+    with httpx.Client(timeout=10.0, headers=internal_headers(os.environ)) as client:
         while True:
             shot = snapshot(targets, client)
             reads += 1

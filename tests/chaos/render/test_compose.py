@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -52,14 +53,22 @@ def test_a_broken_stack_fails_the_schema():
 
 def test_debians_docker_compose_accepts_the_stack():
     binary = require_binary("docker-compose", "sudo apt-get install docker-compose")
-    result = subprocess.run(
-        [binary, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
+
+    def config(secret: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k != "GAMEDAY_RUN_SECRET"}
+        return subprocess.run(
+            [binary, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+            env={**env, **secret},
+        )
+
+    result = config({"GAMEDAY_RUN_SECRET": "a-secret-for-this-run-only"})
     assert result.returncode == 0, result.stderr
+    # The services' secret comes from the shell: without it, compose stops and says so.
+    assert "export GAMEDAY_RUN_SECRET first" in config({}).stderr
 
 
 def test_every_edge_goes_through_its_own_toxiproxy_proxy():

@@ -30,6 +30,7 @@ import httpx
 
 from sample_system.audit.collect import Targets, audit
 from sample_system.common.seed import SEED_PRODUCTS
+from tests.sample_system.servers import AUTH
 from tests.sample_system.shop import Shop, running_shop
 
 AUDITED = ("orders", "payments", "inventory", "notifications")
@@ -102,7 +103,7 @@ class ShopData:
 
 def _checkout(shop: Shop, lines: list[tuple[int, int]], card: str, key: str) -> httpx.Response:
     body = {"items": [{"product_id": p, "quantity": q} for p, q in lines], "card_token": card}
-    headers = {"Idempotency-Key": key, "X-Client-Id": "alice"}
+    headers = {"Idempotency-Key": key, "X-Client-Id": "alice", **AUTH}
     return httpx.post(shop.urls["orders"] + "/orders", json=body, headers=headers, timeout=10)
 
 
@@ -117,11 +118,13 @@ def _lost_reservation(data: ShopData) -> str:
     shop, order_id, product = data.shop, uuid.uuid4().hex, 5
     inventory, payments = shop.urls["inventory"], shop.urls["payments"]
     items = {"items": [{"product_id": product, "quantity": 1}]}
-    assert httpx.put(f"{inventory}/reservations/{order_id}", json=items).status_code == 201
-    assert httpx.post(f"{inventory}/reservations/{order_id}/release").status_code == 200
-    charge = {"amount_cents": PRICES[product], "card_token": "tok_visa"}
-    assert httpx.put(f"{payments}/charges/{order_id}", json=charge).json()["state"] == "captured"
-    assert httpx.post(f"{payments}/charges/{order_id}/refund").json()["state"] == "refunded"
+    with httpx.Client(headers=AUTH, timeout=10) as internal:
+        assert internal.put(f"{inventory}/reservations/{order_id}", json=items).status_code == 201
+        assert internal.post(f"{inventory}/reservations/{order_id}/release").status_code == 200
+        charge = {"amount_cents": PRICES[product], "card_token": "tok_visa"}
+        charged = internal.put(f"{payments}/charges/{order_id}", json=charge)
+        assert charged.json()["state"] == "captured"
+        assert internal.post(f"{payments}/charges/{order_id}/refund").json()["state"] == "refunded"
     with data.db("orders") as db:
         insert_order(
             db, order_id, "failed", "done", [(product, 1)], reason="reservation_lost", key="lost"
@@ -153,7 +156,9 @@ def insert_order(
 
 def _wait_connected(shop: Shop) -> None:
     deadline = time.monotonic() + 15
-    while not httpx.get(shop.urls["orders"] + "/admin/outbox").json()["nats_connected"]:
+    while not httpx.get(shop.urls["orders"] + "/admin/outbox", headers=AUTH).json()[
+        "nats_connected"
+    ]:
         assert time.monotonic() < deadline, "orders did not connect to NATS within 15 s"
         time.sleep(0.05)
 

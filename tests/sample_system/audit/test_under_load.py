@@ -13,6 +13,7 @@ import pytest
 
 from sample_system.audit.collect import Report, Targets, audit
 from tests.sample_system.audit.shopdata import AUDITED
+from tests.sample_system.servers import AUTH
 from tests.sample_system.shop import Shop, running_shop
 
 pytestmark = pytest.mark.slow
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 def shopper(shop: Shop, stop: threading.Event) -> int:
     placed = 0
-    with httpx.Client(base_url=shop.urls["orders"], timeout=10) as client:
+    with httpx.Client(base_url=shop.urls["orders"], timeout=10, headers=AUTH) as client:
         while not stop.is_set():
             card = "tok_declined" if placed % 5 == 4 else "tok_visa"
             body = {"items": [{"product_id": 1 + placed % 12, "quantity": 1}], "card_token": card}
