@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from chaos.experiment.attach import AttachedSystem, attach_system
+from chaos.experiment.crashed import RunGuard
 from chaos.faults.actions import Injector
 from chaos.faults.injection import remove_live
 from chaos.faults.journal import Journal
@@ -123,6 +124,9 @@ def system_under_test(
         owns_system=attached is None,
     )
     journal.set(kind=JOURNAL_KIND)
+    # The session's process owns the run (`gameday rollback` leaves a session in progress
+    # alone); should it be killed, its watchdog removes the faults and stops the system.
+    guard = RunGuard.start(journal)
     try:
         with _runtime(spec, run_dir, attached, ready_timeout) as runtime:
             system = SystemUnderTest(spec, runtime, run_dir, journal)
@@ -142,6 +146,8 @@ def system_under_test(
                 error=str(exc) or type(exc).__name__,
             )
         raise
+    finally:
+        guard.release()  # the session ended by itself: cleaned up above
 
 
 @contextlib.contextmanager

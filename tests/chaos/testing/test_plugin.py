@@ -8,6 +8,7 @@ flock /tmp/gameday-heavy.lock pytest tests/chaos/testing
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -127,6 +128,7 @@ def test_faults_and_load_from_tests(configured: pytest.Pytester) -> None:
     )
     journal = _journal(configured.path)
     assert journal["status"] == "completed" and journal["kind"] == "pytest"
+    assert journal["owner"]["pid"] == os.getpid()  # in-process: this is the session's process
     kinds = [f["kind"] for f in journal["faults"]]
     assert kinds == ["down", "latency", "reset_peer", "reset_peer", "reset_peer", "kill"]
     _assert_cleaned_up(journal)
@@ -146,10 +148,8 @@ def test_ctrl_c_inside_the_block_removes_the_fault(configured: pytest.Pytester) 
     _assert_cleaned_up(_journal(configured.path))
 
 
-@pytest.mark.slow
-def test_sigterm_to_the_session_removes_the_fault_and_stops_the_system(
-    configured: pytest.Pytester,
-) -> None:
+def _session_holding_a_fault(configured: pytest.Pytester) -> subprocess.Popen[bytes]:
+    """An inner pytest session whose test sits inside a `fault` block until signalled."""
     configured.makepyfile(
         """
         import time
@@ -165,12 +165,21 @@ def test_sigterm_to_the_session_removes_the_fault_and_stops_the_system(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+    deadline = time.monotonic() + 60
+    while not any(f["state"] == "applied" for f in _journal_or_none(configured.path)):
+        if session.poll() is not None or time.monotonic() > deadline:
+            session.kill()
+            pytest.fail(f"the fault was never applied: {session.communicate()[0].decode()}")
+        time.sleep(0.1)
+    return session
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_session_removes_the_fault_and_stops_the_system(
+    configured: pytest.Pytester,
+) -> None:
+    session = _session_holding_a_fault(configured)
     try:
-        deadline = time.monotonic() + 60
-        while not any(f["state"] == "applied" for f in _journal_or_none(configured.path)):
-            assert session.poll() is None, session.communicate()[0].decode()
-            assert time.monotonic() < deadline, "the fault was never applied"
-            time.sleep(0.1)
         session.send_signal(signal.SIGTERM)
         output = session.communicate(timeout=60)[0].decode()
     finally:
@@ -179,6 +188,21 @@ def test_sigterm_to_the_session_removes_the_fault_and_stops_the_system(
     assert session.returncode == 143, output
     assert "gameday: SIGTERM; stopping the session" in output
     _assert_cleaned_up(_journal(configured.path))
+
+
+@pytest.mark.slow
+def test_a_killed_session_is_rolled_back_by_its_watchdog(configured: pytest.Pytester) -> None:
+    session = _session_holding_a_fault(configured)
+    session.kill()  # no cleanup of its own
+    session.communicate(timeout=10)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _journal(configured.path)["status"] == "running":
+        time.sleep(0.2)
+    journal = _journal(configured.path)
+    assert journal["status"] == "crashed", journal
+    while time.monotonic() < deadline and leftovers({"run_dir": journal["run_dir"]}):
+        time.sleep(0.2)
+    assert leftovers({"run_dir": journal["run_dir"]}) == []
 
 
 @pytest.mark.slow
