@@ -194,8 +194,11 @@ def write_crash_outputs(journal: Journal) -> list[Path]:
 
     The verdict is given only when baseline, fault and recovery windows were all complete;
     otherwise the summary shows what the samples hold per window the run got to. A matrix
-    run is judged as far as it got (`chaos.matrix.crashed`).
+    run is judged as far as it got (`chaos.matrix.crashed`); a pytest session (the plugin) has
+    nothing of its own to judge: its tests' results are pytest's.
     """
+    if journal.data.get("kind") == "pytest":
+        return []
     if journal.data.get("kind") == "matrix":
         from chaos.matrix.crashed import write_crashed_matrix
 
