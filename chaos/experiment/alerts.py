@@ -4,12 +4,14 @@
                              expected)          # an isolation.Expectation, or None
     alerts["fault"]   # [{"alertname": "CircuitBreakerOpen", "labels": {...},
                       #   "first_firing_s": 3.0, "firing_at_start": False,
-                      #   "relation": "names the fault"}, ...]
+                      #   "resolved_s": None, "relation": "names the fault"}, ...]
     isolation(alerts, expected)   # {"fault": "payments down", "isolated": True, ...}
 
 Read from the `ALERTS{alertstate="firing"}` series Prometheus keeps for its alerting rules,
 at one-second resolution, from one second before each phase (`firing_at_start`: the alert
-was already firing when the phase began; `first_firing_s` is then 0). During the fault and
+was already firing when the phase began; `first_firing_s` is then 0). `resolved_s`: seconds
+after the phase began when it stopped firing, None if it still fired at the end (in the
+recovery phase: how long the alert outlived the fault). During the fault and
 the recovery each alert also carries its `relation` to the experiment's faults
 (chaos.experiment.isolation). The journal keeps the result under `alerts` and the fault
 phase's verdict under `alert_isolation`; summary.md lists both. An unreachable Prometheus
@@ -36,9 +38,10 @@ JUDGED = ("fault", "recovery")  # the phases whose alerts relate to the faults
 
 
 def firing_in(
-    result: list[dict[str, Any]], start: float, expected: Expectation | None = None
+    result: list[dict[str, Any]], start: float, end: float, expected: Expectation | None = None
 ) -> list[dict[str, Any]]:
-    """Pure: a query_range matrix of ALERTS (from `start` - 1 step) -> one entry per alert."""
+    """Pure: a query_range matrix of ALERTS (`start` - 1 step to `end`) -> one per alert."""
+    last_step = start - STEP_S + STEP_S * ((end - start + STEP_S) // STEP_S)
     seen = []
     for series in result:
         metric = series["metric"]
@@ -51,6 +54,9 @@ def firing_in(
             "labels": labels,
             "first_firing_s": round(max(0.0, min(times) - start), 1),
             "firing_at_start": min(times) < start,
+            "resolved_s": None
+            if max(times) > last_step - STEP_S / 2  # Prometheus rounds times to ms
+            else round(max(times) + STEP_S - start, 1),
         }
         if expected is not None:
             entry["relation"] = expected.relation({"alertname": entry["alertname"], **labels})
@@ -80,7 +86,7 @@ def alerts_by_phase(
         relate = expected if name in JUDGED else None
         try:
             result = query_range(prometheus, QUERY, start - STEP_S, end)
-            alerts[name] = firing_in(result, start, relate)
+            alerts[name] = firing_in(result, start, end, relate)
         except (OSError, ValueError) as exc:
             logger.warning("no alerts of phase %s from %s: %s", name, prometheus, exc)
             alerts[name] = []
@@ -117,6 +123,8 @@ def summary_lines(
             when = (
                 "firing as it began" if a["firing_at_start"] else f"after {a['first_firing_s']:g}s"
             )
+            if a.get("resolved_s") is not None:
+                when += f", resolved after {a['resolved_s']:g}s"
             relation = f", {a['relation']}" if "relation" in a else ""
             names.append(f"{describe(_labelled(a))} {when}{relation}")
         lines.append(f"- {phase}: " + "; ".join(names))

@@ -31,7 +31,7 @@ RESULT = [
 
 
 def test_each_alert_is_reported_once_with_its_first_firing_second():
-    fired = firing_in(RESULT, start=100.0)
+    fired = firing_in(RESULT, start=100.0, end=104.0)
     assert [a["alertname"] for a in fired] == [
         "JourneyErrorBudgetBurn",
         "ReplicaDown",
@@ -42,12 +42,14 @@ def test_each_alert_is_reported_once_with_its_first_firing_second():
         "labels": {"callee": "payments", "caller": "orders"},
         "first_firing_s": 3.0,
         "firing_at_start": False,
+        "resolved_s": None,  # still firing at the end of the phase
     }
     assert fired[0]["firing_at_start"] and fired[0]["first_firing_s"] == 0.0
+    assert fired[0]["resolved_s"] == 2.0 and fired[1]["resolved_s"] == 2.0
 
 
 def test_alerts_of_the_fault_are_related_to_it_and_judged_without_those_already_firing():
-    fired = firing_in(RESULT, start=100.0, expected=PAYMENTS_DOWN)
+    fired = firing_in(RESULT, start=100.0, end=104.0, expected=PAYMENTS_DOWN)
     assert [a["relation"] for a in fired] == ["unexpected", "names the fault", "names the fault"]
     # The browse alert was firing before the fault began: not the fault's doing.
     verdict = isolation({"fault": fired}, PAYMENTS_DOWN)
@@ -57,21 +59,23 @@ def test_alerts_of_the_fault_are_related_to_it_and_judged_without_those_already_
         "named": ["ReplicaDown{payments/0}", "CircuitBreakerOpen{orders->payments}"],
         "unexpected": [],
     }
-    late = firing_in(RESULT, start=98.0, expected=PAYMENTS_DOWN)
+    late = firing_in(RESULT, start=98.0, end=104.0, expected=PAYMENTS_DOWN)
     assert isolation({"fault": late}, PAYMENTS_DOWN)["unexpected"] == [
         "JourneyErrorBudgetBurn{browse x}"
     ]
 
 
 def test_the_summary_lists_each_phase_and_the_isolation_verdict():
-    fired = firing_in(RESULT, start=100.0, expected=PAYMENTS_DOWN)
+    fired = firing_in(RESULT, start=100.0, end=104.0, expected=PAYMENTS_DOWN)
     lines = summary_lines(
         {"baseline": [], "fault": fired}, isolation({"fault": fired}, PAYMENTS_DOWN)
     )
     assert "- baseline: none" in lines
     fault = next(line for line in lines if line.startswith("- fault:"))
     assert "CircuitBreakerOpen{orders->payments} after 3s, names the fault" in fault
-    assert "JourneyErrorBudgetBurn{browse x} firing as it began, unexpected" in fault
+    assert "JourneyErrorBudgetBurn{browse x} firing as it began, resolved after 2s, unexpected" in (
+        fault
+    )
     assert lines[-1] == "Isolated: the alerts point at payments down and nothing else."
     nothing = isolation({"fault": []}, PAYMENTS_DOWN)
     assert summary_lines({"fault": []}, nothing)[-1] == (
