@@ -42,9 +42,11 @@ from chaos.runtime import start_system  # noqa: E402
 from chaos.runtime.system import RunningSystem  # noqa: E402
 from chaos.system.model import load_system  # noqa: E402
 from dashboards.check import api, firing  # noqa: E402
+from dashboards.slo import load_model  # noqa: E402
 from loadtests.runner import LoadProcess, LoadSpec  # noqa: E402
 
 GOAL_S = 30.0
+QUIET_TIMEOUT_S = 420.0  # the longest ticket window (3d) is 36 min, but its short one 3 min
 SYSTEM = ROOT / "sample_system" / "system.yaml"
 EXPERIMENTS = [
     ROOT / "sample_system" / "experiments" / f"{name}.yaml"
@@ -89,7 +91,7 @@ def key(alert: dict[str, str]) -> Labels:
     return tuple(sorted(alert.items()))
 
 
-def wait_quiet(prometheus: str, timeout: float = 420.0) -> float:
+def wait_quiet(prometheus: str, timeout: float = QUIET_TIMEOUT_S) -> float:
     """Wait until no alert fires; the seconds it took."""
     start = time.monotonic()
     while time.monotonic() - start < timeout:
@@ -136,12 +138,35 @@ def measure(system: RunningSystem, experiment_file: Path, watch_s: float) -> Mea
             injector.undo(action)
     removed = time.time()
     ignore = before | set(result.during)
-    watch(prometheus, removed, lambda: not firing(prometheus), result.after, ignore)
+    quiet_by = removed + QUIET_TIMEOUT_S
+    watch(prometheus, removed, lambda: not firing(prometheus) or time.time() > quiet_by,
+          result.after, ignore)  # fmt: skip
     first = result.first
     print(f"  first: {first and describe(dict(first[0]))} after {first and round(first[1], 1)}s; "
           f"{len(result.during)} alerts during, {len(result.after)} new after removal",
           flush=True)  # fmt: skip
     return result
+
+
+def baseline_slow_share(prometheus: str) -> None:
+    """Print each edge's share of calls slower than its latency threshold over the last 20 s.
+
+    DependencyLatencyHigh fires when the p95 is above the threshold, a bucket boundary: when
+    more than 5 % of the calls are slower than it.
+    """
+    model = load_model(ROOT / "dashboards" / "slis.yaml")
+    shares = []
+    for edge in (e for e in model.edges if not e.broker):
+        sel = f'service="{edge.caller}", server_address="{edge.callee}"'
+        count = f"sum(rate(http_client_request_duration_seconds_count{{{sel}}}[20s]))"
+        within = (
+            f"sum(rate(http_client_request_duration_seconds_bucket"
+            f'{{{sel}, le="{edge.latency_threshold:g}"}}[20s]))'
+        )
+        result = api(prometheus, "/api/v1/query", query=f"1 - {within} / {count}")["result"]
+        share = f"{float(result[0]['value'][1]):.1%}" if result else "no calls"
+        shares.append(f"{edge.caller}->{edge.callee} {share} (> {edge.latency_threshold:g}s)")
+    print("baseline, calls slower than the latency threshold:", ", ".join(shares), flush=True)
 
 
 def table(results: list[Measured]) -> list[str]:
@@ -193,6 +218,8 @@ def main() -> int:
             query = "journey:sli_error:ratio_rate5m"
             while len(api(system.prometheus_url, "/api/v1/query", query=query)["result"]) < 8:
                 time.sleep(0.5)  # every journey's two SLIs have data
+            time.sleep(20)
+            baseline_slow_share(system.prometheus_url)
             for path in args.experiments:
                 results.append(measure(system, path, args.watch))
     print()
