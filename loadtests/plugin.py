@@ -63,6 +63,11 @@ def _on_init_command_line_parser(parser: Any, **_: Any) -> None:
 
 def _on_init(environment: Environment, **_: Any) -> None:
     if not isinstance(environment.runner, WorkerRunner):  # the master judges; workers count
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            # Started from a background job of a non-interactive shell (CI, `cmd &`), this
+            # process inherits SIGINT ignored and Python then installs no KeyboardInterrupt:
+            # LoadProcess.stop() and Ctrl-C would do nothing. They must stop the load.
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             validate(environment)
         except LoadtestError as exc:

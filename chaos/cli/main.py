@@ -59,6 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "_run", None) is None:
         parser.print_help()
         return 2
+    if args.command not in ("proxy", "rollback"):  # rollback does it itself, after undoing
+        _settle_crashed_runs()
     try:
         code: int = args._run(args)
     except GamedayError as exc:
@@ -67,6 +69,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return code
+
+
+def _settle_crashed_runs() -> None:
+    """A run whose process died is marked crashed, with its summary, by the next command."""
+    from chaos.experiment.crashed import settle_and_tell
+
+    try:
+        for line in settle_and_tell():
+            print(line, file=sys.stderr)
+    except (GamedayError, OSError) as exc:  # never stands in the way of the command itself
+        print(f"gameday: could not check .gameday/runs for crashed runs: {exc}", file=sys.stderr)
 
 
 if __name__ == "__main__":

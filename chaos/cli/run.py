@@ -27,7 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--attach",
         action="store_true",
-        help="use the system `gameday up` is running instead of starting one (proxy faults only)",
+        help="use the system `gameday up` is running instead of starting one (proxy faults "
+        "only); without it, a run of the system `gameday up` runs attaches when it can and is "
+        "refused when it cannot",
     )
     parser.add_argument(
         "--prometheus",
@@ -41,10 +43,11 @@ def run_all(
     *,
     run_dir: Path | None,
     live: bool,
-    attach: bool = False,
+    attach: list[bool],
     prometheus: bool = False,
 ) -> list[RunResult]:
-    """Run experiments one after another; stop early when interrupted."""
+    """Run experiments one after another (`attach[i]`: experiment i runs against the system
+    `gameday up` runs); stop early when interrupted."""
     import sys
 
     from chaos.experiment.runner import run_experiment
@@ -52,9 +55,9 @@ def run_all(
     from chaos.report.live import LiveDisplay
     from chaos.runtime.state import STATE_FILE
 
-    attach_to = STATE_FILE if attach else None
     results = []
-    for experiment in experiments:
+    for experiment, attached in zip(experiments, attach, strict=True):
+        attach_to = STATE_FILE if attached else None
         if live and sys.stderr.isatty():
             with LiveDisplay(experiment) as display:
                 result = run_experiment(
@@ -92,9 +95,11 @@ def worst_exit_code(results: list[RunResult]) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Validate every experiment, then run them."""
+    from chaos.experiment.attach import choose
     from chaos.experiment.file import load_experiment
     from chaos.experiment.runner import validate
     from chaos.report.console import print_results
+    from chaos.runtime.state import STATE_FILE
 
     experiments = [load_experiment(path) for path in args.experiments]
     for experiment in experiments:  # every file valid against its system before any run
@@ -102,11 +107,15 @@ def run(args: argparse.Namespace) -> int:
     if args.run_dir and len(experiments) > 1:
         print("gameday run: --run-dir takes one experiment; drop it to get one dir per run")
         return 2
+    # Against a running `gameday up` of the same system: attach, or refuse — before any run.
+    choices = [choose(e, STATE_FILE, asked=args.attach) for e in experiments]
+    for note in dict.fromkeys(c.note for c in choices if c.note):
+        print(f"gameday run: {note}", flush=True)
     results = run_all(
         experiments,
         run_dir=Path(args.run_dir) if args.run_dir else None,
         live=not args.no_live,
-        attach=args.attach,
+        attach=[c.attach for c in choices],
         prometheus=args.prometheus,
     )
     print_results(list(zip(experiments, results, strict=False)))

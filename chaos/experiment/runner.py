@@ -8,8 +8,9 @@ The timeline, under load from start to end:
     warm-up | baseline | inject -> fault window | remove -> recovery | stop load
 
 Every fault is journalled before it is applied and undone on every way out: normal end,
-error, Ctrl-C, SIGTERM (a handler turns it into an exception here). After a SIGKILL,
-`gameday rollback` undoes what the journal still lists.
+error, Ctrl-C, SIGTERM (a handler turns it into an exception here). After a SIGKILL, the
+run's watchdog stops its processes and runs `gameday rollback`, which undoes what the
+journal still lists and marks the run crashed (see `chaos.experiment.crashed`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any, Protocol
 from chaos.errors import FaultInjectionError, GamedayError
 from chaos.experiment.alerts import alerts_by_phase, isolation
 from chaos.experiment.attach import AttachedSystem, attach
+from chaos.experiment.crashed import RUNS_DIR, RunGuard
 from chaos.experiment.exporter import ExperimentExporter
 from chaos.experiment.interrupts import EXIT_INTERRUPTED, Interrupted, Signals
 from chaos.experiment.invariants import InvariantResult, run_invariants
@@ -47,7 +49,6 @@ from loadtests.windows import SampleSet, SamplesFollower, Window, read_run
 
 logger = logging.getLogger(__name__)
 
-RUNS_DIR = Path(".gameday") / "runs"
 LOAD_DIR = "load"
 
 
@@ -324,6 +325,7 @@ def run_experiment(
     attached = attach(experiment, attach_to) if attach_to is not None else None
     run_dir = run_dir or new_run_dir(experiment)
     run = _Run(experiment, spec, run_dir, list(observers or []), attached, prometheus)
+    guard = RunGuard.start(run.journal)  # if this process dies, its watchdog cleans up
     result = RunResult(run_dir=run_dir, status="running")
     try:
         with run.signals:
@@ -360,4 +362,5 @@ def run_experiment(
         run.journal.finish("failed", error=str(exc))
     if write_outputs is not None:
         result.outputs = write_outputs(result, experiment, run.journal)
+    guard.release()
     return result

@@ -10,7 +10,8 @@ SIGKILL — `gameday rollback` reads it and undoes what is left.
     journal.fault_removed(index)
     journal.finish("completed", verdict=..., deviated=False)
 
-Statuses: running, completed, failed (an error stopped the run), interrupted (a signal).
+Statuses: running, completed, failed (an error stopped the run), interrupted (a signal),
+crashed (the run's process died without finishing; see chaos.experiment.crashed).
 Writes are atomic (temporary file, fsync, rename): a reader never sees half a journal.
 """
 
@@ -31,7 +32,7 @@ JOURNAL_FILE = "journal.json"
 FORMAT = "gameday-journal"
 VERSION = 1
 
-Status = Literal["running", "completed", "failed", "interrupted"]
+Status = Literal["running", "completed", "failed", "interrupted", "crashed"]
 FaultState = Literal["pending", "applied", "removed", "failed"]
 LIVE_STATES = ("pending", "applied")  # may still be in place
 
@@ -113,7 +114,7 @@ class Journal:
 
     @property
     def status(self) -> str:
-        """running, completed, failed or interrupted."""
+        """running, completed, failed, interrupted or crashed."""
         return str(self.data["status"])
 
     def set(self, **fields: Any) -> None:

@@ -1,13 +1,14 @@
 """`gameday rollback`: undo what crashed runs left behind, from their journals.
 
 For every journal under the given directory (default `.gameday/runs`) that still lists a
-live fault or never finished:
+live fault or never finished, and whose process is gone (a run in progress is left alone):
 
 1. each live fault's actions are undone, newest first (toxics removed, proxies enabled,
    paused process groups continued) through the Toxiproxy API recorded in the journal;
-2. when the run had started its own system, every process still carrying that run's
-   GAMEDAY_RUN_DIR (services, the fault proxy, the load) is stopped;
-3. the journal is marked interrupted, with what was rolled back.
+2. every process still carrying that run's GAMEDAY_RUN_DIR (the load, and the services, the
+   fault proxy and infrastructure of a system the run started) is stopped;
+3. a journal still `running` is marked crashed (`gameday rollback` then rewrites the run's
+   summary.md and junit.xml, see chaos.experiment.crashed).
 
 Running it twice is harmless: the second time there is nothing left.
 """
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chaos.errors import GamedayError
+from chaos.experiment.crashed import mark_crashed, owner_alive
 from chaos.faults.actions import Injector
 from chaos.faults.journal import Journal, find_journals
 from chaos.proxy.client import ToxiproxyClient
@@ -35,6 +37,7 @@ class Rollback:
     undone: list[str] = field(default_factory=list)
     stopped: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    note: str | None = None  # why nothing was done (a run still in progress)
 
 
 def needs_rollback(journal: Journal) -> bool:
@@ -64,20 +67,31 @@ def rollback_run(journal: Journal, *, grace: float = 5.0) -> Rollback:
                 report.errors.append(f"{action.describe()}: {exc}")
         if not failed:
             journal.fault_removed(index)
-    if journal.data.get("owns_system"):
-        stopped, survivors = stop_run({"run_dir": str(run_dir)}, grace)
-        report.stopped = stopped
-        report.errors += [f"process {pid} would not stop" for pid in survivors]
+    # The load carries the run's GAMEDAY_RUN_DIR even when the system was not the run's own.
+    stopped, survivors = stop_run({"run_dir": str(run_dir)}, grace)
+    report.stopped = stopped
+    report.errors += [f"process {pid} would not stop" for pid in survivors]
     if journal.status == "running":
-        journal.finish("interrupted", error="the run died; rolled back by `gameday rollback`")
+        mark_crashed(journal)
     return report
 
 
 def rollback(root: Path) -> list[Rollback]:
-    """Roll back every run under `root` that needs it."""
+    """Roll back every run under `root` that needs it and whose process is gone."""
     reports = []
     for path in find_journals(root):
         journal = Journal.load(path)
-        if needs_rollback(journal):
-            reports.append(rollback_run(journal))
+        if not needs_rollback(journal):
+            continue
+        if owner_alive(journal.data):
+            pid = journal.data["owner"]["pid"]
+            reports.append(
+                Rollback(
+                    Path(journal.data["run_dir"]),
+                    note=f"still in progress (pid {pid}); left alone: Ctrl-C or `kill {pid}` "
+                    "stops it and removes its faults",
+                )
+            )
+            continue
+        reports.append(rollback_run(journal))
     return reports

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from chaos.errors import FaultInjectionError, GamedayError, RuntimeFailure
 from chaos.experiment.attach import AttachedSystem, attach_system
+from chaos.experiment.crashed import RUNS_DIR, RunGuard
 from chaos.experiment.interrupts import EXIT_INTERRUPTED, Interrupted, Signals
 from chaos.experiment.invariants import InvariantResult, run_invariants
 from chaos.faults.actions import Action, Injector, plan_fault
@@ -60,7 +61,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-RUNS_DIR = Path(".gameday") / "runs"
 LOAD_DIR = "load"
 POLL = 0.2  # seconds between looks at the samples while waiting for a recovery
 FLUSHED = 0.4  # a second is in the samples file this long after it ended (flushes: 0.25 s)
@@ -542,6 +542,7 @@ def run_matrix(
     run_dir = run_dir or new_run_dir(spec)
     began = time.monotonic()
     matrix = _Matrix(spec, cells, run_dir, observers or [], attached, plan_only=plan_only)
+    guard = RunGuard.start(matrix.journal)  # if this process dies, its watchdog cleans up
     result = MatrixResult(run_dir=run_dir, system=spec, cells=cells)
     try:
         with matrix.signals:
@@ -554,6 +555,7 @@ def run_matrix(
             result.status, result.exit_code = "planned", 0 if matrix.steady_before else 3
             matrix.journal.finish("completed")
             result.call_graph = matrix.call_graph
+            guard.release()
             return result
         verdict = matrix.judge()
         outcome = verdict.outcome
@@ -586,6 +588,7 @@ def run_matrix(
     result.wall_seconds = time.monotonic() - began
     if write_outputs is not None:
         result.outputs = write_outputs(result, matrix.journal)
+    guard.release()
     return result
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chaos import watchdog
 from chaos.errors import ConfigInvalid, RuntimeFailure
 from chaos.net import LOOPBACK, free_port
 from chaos.proxy.client import ProxySpec, ToxiproxyClient
@@ -175,6 +176,14 @@ class RunningSystem:
         self.events = EventLog(self.run_dir / "events.jsonl")
         self.env = base_env(topology.root)
         self._secret = new_secret(self.run_dir)  # services only: see chaos/runtime/secret.py
+        # Should this process die (even by SIGKILL), the watchdog stops every process of
+        # the run: each one carries GAMEDAY_RUN_DIR, and each group is registered at spawn.
+        self.watchdog = watchdog.current()
+        self._watched: dict[tuple[str, int], str] = {
+            ("", -1): self.watchdog.watch_env(
+                "GAMEDAY_RUN_DIR", str(self.run_dir), log=str(self.run_dir / "watchdog.log")
+            )
+        }
         proxy = next(p for p in extras if p.service == PROXY_NAME)
         self.toxiproxy = ToxiproxyClient(proxy.url)
         self._replicas: dict[tuple[str, int], Replica] = {}
@@ -377,6 +386,7 @@ class RunningSystem:
             "toxiproxy": self.toxiproxy_url,
             "prometheus": self.prometheus_url,
             "control": self.control_url,
+            "watchdog": self.watchdog.pid,
             "processes": [vars(row) for row in self.status()],
             "proxies": [
                 {"name": p.name, "listen": p.listen, "upstream": p.upstream, "url": p.url}
@@ -387,11 +397,18 @@ class RunningSystem:
     # -- life cycle ---------------------------------------------------------------------------
 
     def spawn(self, child: Child) -> int:
-        """Start one process with the run's environment (and the registry's address)."""
+        """Start one process with the run's environment (and the registry's address); the
+        watchdog is told its process group, so it goes even if this process dies."""
         env = {**self.env, **child.plan.env, REGISTRY_ENV: self.control_url}
         if not child.plan.infrastructure:
             env[SECRET_ENV] = self._secret
-        return child.spawn(env, cwd=self.topology.root)
+        pid = child.spawn(env, cwd=self.topology.root)
+        key = (child.plan.service, child.plan.replica)
+        previous = self._watched.get(key)
+        self._watched[key] = self.watchdog.watch_group(pid, child.started)
+        if previous is not None:
+            self.watchdog.forget(previous)
+        return pid
 
     _spawn = spawn
 
@@ -456,6 +473,8 @@ class RunningSystem:
         self.control.stop()
         if survivors:
             raise RuntimeFailure(f"processes {survivors} survived SIGKILL; check them with ps")
+        self.watchdog.forget(*self._watched.values())
+        self._watched.clear()
 
 
 def _who(record: Replica) -> tuple[str, int]:

@@ -96,6 +96,11 @@ def test_a_valid_experiment(tmp_path: Path) -> None:
             "kill acts on processes: target a service or a replica",
         ),
         ("fault: 20s", "fault: 1s", "experiment.yaml:6: schedule.fault must be at least 3s"),
+        (
+            "fault: 20s",
+            "fault: -20s",
+            "experiment.yaml:6: schedule.fault: '-20s' is negative; it must be 0 or more",
+        ),
         ("locustfile: locustfile.py", "locustfile: nowhere.py", "load.locustfile"),
         (
             "steady: [browse, product]",

@@ -90,8 +90,7 @@ def test_plan_prints_the_cells_and_the_call_graph_and_injects_nothing(tmp_path: 
     assert Journal.load(run_dir).data["faults"] == []
 
 
-def test_sigterm_in_a_cell_removes_its_fault_and_stops_everything(tmp_path: Path) -> None:
-    run_dir = tmp_path / "run"
+def _start_with_a_fault_applied(run_dir: Path) -> tuple[subprocess.Popen[str], ToxiproxyClient]:
     process = _gameday("matrix", str(SYSTEM), "--only", "beta", "--faults", "latency",
                        "--run-dir", str(run_dir))  # fmt: skip
     deadline = time.monotonic() + 90
@@ -108,8 +107,31 @@ def test_sigterm_in_a_cell_removes_its_fault_and_stops_everything(tmp_path: Path
         time.sleep(0.1)
     toxiproxy = ToxiproxyClient(str(journal["toxiproxy"]))
     assert toxiproxy.toxics("front.beta.0")
+    return process, toxiproxy
+
+
+def test_sigterm_in_a_cell_removes_its_fault_and_stops_everything(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    process, _ = _start_with_a_fault_applied(run_dir)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 143
     final = Journal.load(run_dir)
     assert final.status == "interrupted" and final.live_faults() == []
     assert pids_with_env("GAMEDAY_RUN_DIR", str(run_dir)) == []
+
+
+def test_sigkill_leaves_nothing_and_the_crashed_matrix_gets_its_summary(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    process, toxiproxy = _start_with_a_fault_applied(run_dir)
+    process.kill()  # no cleanup of its own: the watchdog stops the run and rolls it back
+    process.wait(timeout=10)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (
+        pids_with_env("GAMEDAY_RUN_DIR", str(run_dir)) or not (run_dir / "junit.xml").exists()
+    ):  # the watchdog marks the journal crashed, then writes summary.md and junit.xml
+        time.sleep(0.2)
+    assert pids_with_env("GAMEDAY_RUN_DIR", str(run_dir)) == []
+    assert not toxiproxy.running()  # the embedded proxy, and its fault, went with the run
+    final = Journal.load(run_dir)
+    assert final.status == "crashed", final.data.get("error")
+    assert "matrix of trio: crashed" in (run_dir / "summary.md").read_text()
