@@ -12,9 +12,10 @@ firing and not firing:
 - `burst is over`: every journey failed for a while and then recovered: the page alerts reset
   (their short windows are clean again) while the ticket alerts still fire — the point of the
   multiwindow design;
-- `causes`: one edge fails, another is slow, a breaker opens, a broker connection drops, a
-  replica is down and the outbox stalls: each alert fires for exactly the faulted edge or
-  service, none for the healthy ones.
+- `causes`: one edge fails, another is slow (10 % of its calls above its latency threshold,
+  the healthy ones 3 %), a breaker opens, a broker connection drops, a replica is down and the
+  outbox stalls: each alert fires for exactly the faulted edge or service, none for the
+  healthy ones.
 """
 
 from __future__ import annotations
@@ -125,10 +126,12 @@ class _Case:
                     f"{name}_count", {**base, "error_type": error_type}, _counter(RATE, self.steps)
                 )
             )
+            # Around the edge's threshold t: a healthy edge has 3 % of its calls slower than
+            # t (p95 below t: no alert), the slow one 10 % (p95 between t and 2t: the alert).
+            within = RATE * (0.9 if pair == slow else 0.97)
             bounds = {
-                "0.1": 0 if pair == slow else RATE,
-                "1.0": 0 if pair == slow else RATE,
-                "2.5": RATE,
+                f"{edge.latency_threshold:g}": within,
+                f"{2 * edge.latency_threshold:g}": RATE,
                 "+Inf": RATE,
             }
             for le, per_step in bounds.items():

@@ -150,6 +150,19 @@ def threshold_bucket(seconds: float) -> float:
     )
 
 
+def _edge_threshold(slis_file: Path, key: str, value: float | str) -> float:
+    """An edge latency threshold: a bucket boundary, or ModelInvalid naming the nearest ones."""
+    seconds = float(value)
+    if not any(abs(seconds - bound) < 1e-12 for bound in BUCKETS):
+        below = max((b for b in BUCKETS if b < seconds), default=BUCKETS[0])
+        above = min((b for b in BUCKETS if b > seconds), default=BUCKETS[-1])
+        raise ModelInvalid(
+            f"{slis_file}: {key}: {value} is not a histogram bucket boundary, so the p95 "
+            f"against it would be interpolated; use {below} or {above}"
+        )
+    return seconds
+
+
 def load_model(slis_file: Path) -> Model:
     """Read slis.yaml and the system file it names; every journey must have its routes."""
     raw = yaml.safe_load(slis_file.read_text())
@@ -193,9 +206,21 @@ def load_model(slis_file: Path) -> Model:
                 else threshold_bucket(latency.limit / 1000),
             )
         )
-    default = float(raw.get("edge_latency_default", 0.5))
-    overrides = {str(k): float(v) for k, v in (raw.get("edge_latency") or {}).items()}
+    default = _edge_threshold(
+        slis_file, "edge_latency_default", raw.get("edge_latency_default", 0.5)
+    )
+    overrides = {
+        str(k): _edge_threshold(slis_file, f"edge_latency.{k}", v)
+        for k, v in (raw.get("edge_latency") or {}).items()
+    }
     components = system.components
+    edge_names = {f"{name}->{dep}" for name, s in system.services.items() for dep in s.depends_on}
+    unknown_edges = sorted(set(overrides) - edge_names)
+    if unknown_edges:
+        raise ModelInvalid(
+            f"{slis_file}: edge_latency names {unknown_edges}, not edges of {system.source} "
+            f"(its edges: {', '.join(sorted(edge_names))})"
+        )
     edges = tuple(
         Edge(
             caller=name,

@@ -9,7 +9,8 @@
 fault, recovery, judging) and 0 for the others; `gameday_fault_active{experiment, target,
 kind}` is 1 while a fault is applied. The game-day board draws both as state timelines and
 annotations. The exporter serves them on a free loopback port and registers itself in the
-runtime Prometheus' extra file_sd directory (`prometheus/extra/experiment.json`).
+runtime Prometheus' extra file_sd directory (`prometheus/extra/experiment-<port>.json`: one
+file per exporter, so a run attached to a system that already exports works beside it).
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class ExperimentExporter:
             "targets": [f"{LOOPBACK}:{port}"],
             "labels": {"system": system, "service": SERVICE, "replica": "0"},
         }
-        path = targets_dir / "experiment.json"
+        path = targets_dir / f"experiment-{port}.json"
         scratch = path.with_suffix(".tmp")
         scratch.write_text(json.dumps([group], indent=2) + "\n")
         scratch.replace(path)

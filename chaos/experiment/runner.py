@@ -26,12 +26,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from chaos.errors import FaultInjectionError, GamedayError
-from chaos.experiment.alerts import alerts_by_phase
+from chaos.experiment.alerts import alerts_by_phase, isolation
 from chaos.experiment.attach import AttachedSystem, attach
 from chaos.experiment.crashed import RUNS_DIR, RunGuard
 from chaos.experiment.exporter import ExperimentExporter
 from chaos.experiment.interrupts import EXIT_INTERRUPTED, Interrupted, Signals
 from chaos.experiment.invariants import InvariantResult, run_invariants
+from chaos.experiment.isolation import Expectation
 from chaos.experiment.model import Experiment, Fault, check_against
 from chaos.faults.actions import Action, Injector, plan_fault
 from chaos.faults.journal import Journal
@@ -296,7 +297,9 @@ class _Run:
 
                 self._notify("phase", "judging", time.time())
                 if system.prometheus_url is not None:
-                    self.journal.set(alerts=alerts_by_phase(system.prometheus_url, self.windows))
+                    expected = Expectation.of(experiment, self.spec)
+                    alerts = alerts_by_phase(system.prometheus_url, self.windows, expected)
+                    self.journal.set(alerts=alerts, alert_isolation=isolation(alerts, expected))
                 self.load.stop()
                 samples = read_run(self.run_dir / LOAD_DIR)
                 phases = Phases(

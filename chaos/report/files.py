@@ -77,7 +77,7 @@ def summary_markdown(result: RunResult, experiment: Experiment, journal: Journal
     if result.error:
         lines += ["", f"**{result.status}**: {result.error}"]
     if journal.data.get("alerts"):
-        lines += summary_lines(journal.data["alerts"])
+        lines += summary_lines(journal.data["alerts"], journal.data.get("alert_isolation"))
     faults = journal.data.get("faults", [])
     if faults:
         lines += ["", "## Faults", ""]

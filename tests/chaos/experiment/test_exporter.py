@@ -20,7 +20,8 @@ def test_phases_and_faults_are_served_and_the_target_is_removed_on_close(tmp_pat
     exporter = ExperimentExporter.start("payments-down", tmp_path, system="shop")
     try:
         assert exporter.url is not None
-        group = json.loads((tmp_path / "experiment.json").read_text())[0]
+        (path,) = tmp_path.glob("experiment-*.json")
+        group = json.loads(path.read_text())[0]
         labels = {"system": "shop", "service": "gameday-experiment", "replica": "0"}
         assert group["labels"] == labels
         assert group["targets"] == [exporter.url.removeprefix("http://")]
@@ -38,4 +39,17 @@ def test_phases_and_faults_are_served_and_the_target_is_removed_on_close(tmp_pat
         assert 'kind="down",target="payments"} 0.0' in scrape(exporter.url)
     finally:
         exporter.close()
-    assert not (tmp_path / "experiment.json").exists()
+    assert not path.exists()
+
+
+def test_two_exporters_register_side_by_side(tmp_path: Path):
+    first = ExperimentExporter.start("a", tmp_path, system="shop")
+    second = ExperimentExporter.start("b", tmp_path, system="shop")
+    try:
+        assert len(list(tmp_path.glob("experiment-*.json"))) == 2
+    finally:
+        second.close()
+    assert first.url is not None
+    port = first.url.rsplit(":", 1)[1]
+    assert [p.name for p in tmp_path.glob("experiment-*.json")] == [f"experiment-{port}.json"]
+    first.close()
