@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from chaos.matrix.plan import Cell
-    from chaos.matrix.runner import MatrixResult
+    from chaos.matrix.result import MatrixResult
 
 HELP = "run the fault-isolation matrix of a system: every target x fault kind, judged"
 
@@ -69,7 +69,7 @@ class Progress:
 def prepare(args: argparse.Namespace) -> tuple[object, list[Cell]]:
     """Load and check the system file and the plan before anything starts."""
     from chaos.matrix.plan import parse_kinds, plan_cells
-    from chaos.matrix.runner import check_runnable
+    from chaos.matrix.result import check_runnable
     from chaos.system.model import load_system
 
     spec = load_system(args.system)

@@ -21,7 +21,6 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,8 +33,9 @@ from chaos.experiment.interrupts import EXIT_INTERRUPTED, Interrupted, Signals
 from chaos.experiment.invariants import InvariantResult, run_invariants
 from chaos.experiment.isolation import Expectation
 from chaos.experiment.model import Experiment, Fault, check_against
-from chaos.faults.actions import Action, Injector, plan_fault
-from chaos.faults.journal import Journal
+from chaos.faults.actions import Injector, plan_fault
+from chaos.faults.injection import inject, remove
+from chaos.faults.journal import Journal, unique_run_dir
 from chaos.judgement.verdict import ExperimentVerdict, Outcome, Phases, judge
 from chaos.runtime.prometheus import extra_targets_dir
 from chaos.runtime.system import RunningSystem, start_system
@@ -80,13 +80,7 @@ class RunResult:
 
 def new_run_dir(experiment: Experiment, root: Path = RUNS_DIR) -> Path:
     """`.gameday/runs/<experiment>-<UTC time>` (unique)."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = root / f"{experiment.name}-{stamp}"
-    suffix = 1
-    while path.exists():
-        suffix += 1
-        path = root / f"{experiment.name}-{stamp}-{suffix}"
-    return path.resolve()
+    return unique_run_dir(root, experiment.name)
 
 
 def load_duration(experiment: Experiment) -> float | None:
@@ -177,25 +171,11 @@ class _Run:
         self.journal.set_window(name, start, end)
 
     # -- faults ---------------------------------------------------------------------------
-    def _inject(self, topology: Topology) -> list[tuple[int, list[Action]]]:
+    def _inject(self, topology: Topology) -> None:
         assert self.injector is not None
-        applied: list[tuple[int, list[Action]]] = []
         for fault in self.experiment.faults:
-            actions = plan_fault(fault, topology)
-            index = self.journal.begin_fault(fault, actions)
-            done: list[Action] = []
-            try:
-                for action in actions:
-                    done.append(self.injector.apply(action))
-            except GamedayError as exc:
-                self.journal.fault_failed(index, str(exc))
-                raise
-            finally:
-                # What was applied is recorded even when a later action failed.
-                self.journal.fault_applied(index, done + actions[len(done) :])
-            applied.append((index, done))
+            inject(self.journal, self.injector, fault, plan_fault(fault, topology))
             self._notify("fault", fault, "applied")
-        return applied
 
     def cleanup(self) -> None:
         """Remove every fault and stop the load, before the system itself stops."""
@@ -208,19 +188,9 @@ class _Run:
         """Undo every live fault of the journal (newest first); errors are recorded."""
         if self.injector is None:
             return
-        for index, actions in self.journal.live_faults():
-            failed = False
-            for action in reversed(actions):
-                try:
-                    self.injector.undo(action)
-                except GamedayError as exc:
-                    failed = True
-                    self.journal.fault_failed(index, f"undo failed: {exc}")
-                    logger.error("could not undo %s: %s", action.describe(), exc)
-            if not failed:
-                self.journal.fault_removed(index)
-                fault = self.experiment.faults[index]
-                self._notify("fault", fault, "removed")
+        for index, _ in self.journal.live_faults():
+            if not remove(self.journal, self.injector, index):
+                self._notify("fault", self.experiment.faults[index], "removed")
 
     # -- the run --------------------------------------------------------------------------
     @contextlib.contextmanager

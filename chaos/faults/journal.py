@@ -21,6 +21,7 @@ import json
 import os
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -174,6 +175,17 @@ class Journal:
         """Close the run with its final status and results."""
         self.data.update(status=status, ended=time.time(), **fields)
         self.save()
+
+
+def unique_run_dir(root: Path, name: str) -> Path:
+    """`<root>/<name>-<UTC time>`, with `-2`, `-3`... if taken (absolute, not created)."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = root / f"{name}-{stamp}"
+    suffix = 1
+    while path.exists():
+        suffix += 1
+        path = root / f"{name}-{stamp}-{suffix}"
+    return path.resolve()
 
 
 def find_journals(root: Path) -> list[Path]:

@@ -17,7 +17,7 @@ from chaos.judgement.matrix import CellRecord, CellWindows, judge_matrix
 from chaos.matrix.callgraph import build_call_graph, read_spans
 from chaos.matrix.expectations import Claim, Finding, expect
 from chaos.matrix.plan import plan_cells
-from chaos.matrix.runner import LOAD_DIR, MatrixResult
+from chaos.matrix.result import LOAD_DIR, MatrixResult
 from chaos.system.model import MATRIX_FAULTS, SystemSpec, load_system
 from loadtests.windows import SampleSet, Window, WindowSet, read_run
 

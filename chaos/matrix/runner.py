@@ -31,17 +31,16 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from chaos.errors import FaultInjectionError, GamedayError, RuntimeFailure
 from chaos.experiment.attach import AttachedSystem, attach_system
-from chaos.experiment.crashed import RUNS_DIR, RunGuard
+from chaos.experiment.crashed import RunGuard
 from chaos.experiment.interrupts import EXIT_INTERRUPTED, Interrupted, Signals
 from chaos.experiment.invariants import InvariantResult, run_invariants
-from chaos.faults.actions import Action, Injector, plan_fault
+from chaos.faults.actions import Injector, plan_fault
+from chaos.faults.injection import inject, remove_live
 from chaos.faults.journal import Journal
 from chaos.judgement.matrix import CellRecord, CellWindows, MatrixVerdict, judge_matrix
 from chaos.judgement.slo import evaluate
@@ -49,111 +48,31 @@ from chaos.judgement.verdict import Outcome
 from chaos.matrix.callgraph import CallGraph, build_call_graph, read_spans
 from chaos.matrix.expectations import Claim, Finding, expect
 from chaos.matrix.plan import Cell
+from chaos.matrix.quiet import QuietSeconds, whole
+from chaos.matrix.result import (
+    LOAD_DIR,
+    MatrixResult,
+    Observer,
+    cell_json,
+    check_runnable,
+    new_run_dir,
+)
 from chaos.runtime.system import RunningSystem, start_system
 from chaos.system.model import SystemSpec
 from loadtests.errors import LoadtestError
 from loadtests.runner import LoadProcess, LoadSpec
 from loadtests.samples import SAMPLES_FILE
-from loadtests.windows import SampleSet, SamplesFollower, Window, WindowSet, read_run
+from loadtests.windows import SampleSet, SamplesFollower, Window, read_run
 
 if TYPE_CHECKING:
     from chaos.faults.hostile import HostileLoad
 
 logger = logging.getLogger(__name__)
 
-LOAD_DIR = "load"
 POLL = 0.2  # seconds between looks at the samples while waiting for a recovery
 FLUSHED = 0.4  # a second is in the samples file this long after it ended (flushes: 0.25 s)
 INJECT_AHEAD = 0.1  # inject this long before a second begins: the window starts with it
 SPANS_EXPORTED = 6.0  # spans reach their files within this (the SDK's batch delay is 5 s)
-
-
-class Observer(Protocol):
-    """Follows a matrix run (progress lines in the CLI). Its errors are logged, never raised."""
-
-    def phase(self, name: str, seconds: float) -> None: ...
-    def cell_done(self, cell: Cell, index: int, total: int, recovered: float | None) -> None: ...
-
-
-@dataclass
-class MatrixResult:
-    """The outcome of one matrix run and where its outputs are."""
-
-    run_dir: Path
-    system: SystemSpec
-    cells: list[Cell]
-    status: str = "running"
-    verdict: MatrixVerdict | None = None
-    call_graph: CallGraph | None = None
-    invariants: InvariantResult | None = None
-    error: str | None = None
-    exit_code: int = 2
-    wall_seconds: float = 0.0
-    outputs: list[Path] = field(default_factory=list)
-    claims: dict[str, tuple[Claim, ...]] = field(default_factory=dict)
-    findings: list[Finding] = field(default_factory=list)
-
-
-def new_run_dir(spec: SystemSpec, root: Path = RUNS_DIR) -> Path:
-    """`.gameday/runs/matrix-<system>-<UTC time>` (unique)."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = root / f"matrix-{spec.name}-{stamp}"
-    suffix = 1
-    while path.exists():
-        suffix += 1
-        path = root / f"matrix-{spec.name}-{stamp}-{suffix}"
-    return path.resolve()
-
-
-def check_runnable(spec: SystemSpec) -> None:
-    """GamedayError unless the system file has what a matrix needs (before anything starts)."""
-    if spec.slo is None or not spec.journeys:
-        raise GamedayError(f"{spec.source} has no journeys: the matrix judges their SLOs")
-    if spec.load is None:
-        raise GamedayError(
-            f"{spec.source} has no load: section; the matrix needs to know how to load the "
-            "system, e.g. 'load: {locustfile: ../loadtests/locustfile.py, users: 4}'"
-        )
-    if not spec.public:
-        raise GamedayError(
-            f"{spec.source} marks no service public: true; the load needs an entry point"
-        )
-
-
-class _Quiet:
-    """The quiet seconds of the run (no fault, recovered), newest last, for rolling baselines."""
-
-    def __init__(self) -> None:
-        self.parts: list[Window] = []
-        self.opened: float | None = None
-
-    def open(self, start: float) -> None:
-        self.opened = start
-
-    def close(self, end: float) -> None:
-        if self.opened is not None:
-            first, last = math.ceil(self.opened), math.floor(end)
-            if last > first:
-                self.parts.append(Window("quiet", float(first), float(last)))
-        self.opened = None
-
-    def all(self, until: float) -> list[Window]:
-        """Every quiet part, the one still open cut at `until`."""
-        parts = list(self.parts)
-        if self.opened is not None and math.floor(until) > math.ceil(self.opened):
-            parts.append(Window("quiet", float(math.ceil(self.opened)), float(math.floor(until))))
-        return parts
-
-    def last(self, seconds: float) -> WindowSet:
-        chosen: list[Window] = []
-        total = 0.0
-        for part in reversed(self.parts):
-            if total >= seconds:
-                break
-            take = min(part.end - part.start, seconds - total)
-            chosen.append(Window("quiet", part.end - take, part.end))
-            total += take
-        return WindowSet.of("baseline", chosen)
 
 
 class _Matrix:
@@ -185,13 +104,13 @@ class _Matrix:
             system_file=spec.source,
             owns_system=attached is None,
         )
-        self.journal.set(kind="matrix", plan=[_cell_json(c) for c in cells], cells=[])
+        self.journal.set(kind="matrix", plan=[cell_json(c) for c in cells], cells=[])
         self.signals = Signals()
         self.load: LoadProcess | None = None
         self.injector: Injector | None = None
         self.system: RunningSystem | AttachedSystem | None = None
         self.follower = SamplesFollower(run_dir / LOAD_DIR / SAMPLES_FILE)
-        self.quiet = _Quiet()
+        self.quiet = QuietSeconds()
         self.attempts: dict[str, list[tuple[CellWindows, CellRecord]]] = {}
         self.claims: dict[str, tuple[Claim, ...]] = {}
         self.findings: list[Finding] = []
@@ -234,34 +153,14 @@ class _Matrix:
         assert self.injector is not None and self.system is not None
         if cell.fault is None:
             return None
-        actions = plan_fault(cell.fault, self.system.topology)
-        index = self.journal.begin_fault(cell.fault, actions)
-        done: list[Action] = []
-        try:
-            for action in actions:
-                done.append(self.injector.apply(action))
-        except GamedayError as exc:
-            self.journal.fault_failed(index, str(exc))
-            raise
-        finally:
-            self.journal.fault_applied(index, done + actions[len(done) :])
-        return index
+        return inject(
+            self.journal, self.injector, cell.fault, plan_fault(cell.fault, self.system.topology)
+        )
 
     def remove_all(self) -> None:
         """Undo every live fault of the journal (newest first); errors are recorded."""
-        if self.injector is None:
-            return
-        for index, actions in self.journal.live_faults():
-            failed = False
-            for action in reversed(actions):
-                try:
-                    self.injector.undo(action)
-                except GamedayError as exc:
-                    failed = True
-                    self.journal.fault_failed(index, f"undo failed: {exc}")
-                    logger.error("could not undo %s: %s", action.describe(), exc)
-            if not failed:
-                self.journal.fault_removed(index)
+        if self.injector is not None:
+            remove_live(self.journal, self.injector)
 
     def cleanup(self) -> None:
         """Remove every fault and stop the load, before the system itself stops."""
@@ -318,7 +217,7 @@ class _Matrix:
                 start = self.clock()
                 self._notify("phase", "baseline", settings.baseline)
                 self._wait(settings.baseline + 1.0)  # +1 s: the last second is flushed
-                baseline = _whole("baseline", start, self.clock() - 1.0)
+                baseline = whole("baseline", start, self.clock() - 1.0)
                 self.journal.set_window("baseline", baseline.start, baseline.end)
                 self.quiet.parts.append(baseline)
                 self.steady_before = self._meets_slo(baseline)
@@ -404,7 +303,7 @@ class _Matrix:
                 problems.append(f"invariants violated: {result.summary()}")
         # quiet again once recovered and checked (the audit's own load is not a baseline)
         self.quiet.open(self.clock() if recovered is None or checked else recovered)
-        fault = _whole("fault", on, off)
+        fault = whole("fault", on, off)
         windows = CellWindows(
             baseline, fault, Window("recovery", fault.end, float(math.floor(self.clock())))
         )
@@ -501,23 +400,6 @@ class _Matrix:
             entry_points=self.spec.public,
             steady_before=self.steady_before,
         )
-
-
-def _whole(name: str, start: float, end: float) -> Window:
-    first, last = math.ceil(start), math.floor(end)
-    return Window(name, float(first), float(max(first, last)))
-
-
-def _cell_json(cell: Cell) -> dict[str, Any]:
-    return {
-        "id": cell.id,
-        "target": str(cell.target),
-        "kind": cell.kind,
-        "fault": None if cell.fault is None else cell.fault.kind,
-        "declared": None if cell.declared is None else cell.declared.where,
-        "skip": cell.skip,
-        "same_as": cell.same_as,
-    }
 
 
 def run_matrix(

@@ -11,7 +11,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from chaos.experiment.model import Experiment
     from chaos.experiment.runner import RunResult
-    from chaos.matrix.runner import MatrixResult
+    from chaos.matrix.result import MatrixResult
 
 
 def print_results(runs: list[tuple[Experiment, RunResult]], console: Console | None = None) -> None:

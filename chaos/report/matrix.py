@@ -16,7 +16,7 @@ from xml.etree import ElementTree as ET
 
 from chaos.faults.journal import Journal
 from chaos.judgement.matrix import CellVerdict
-from chaos.matrix.runner import MatrixResult
+from chaos.matrix.result import MatrixResult
 from chaos.report.files import JUNIT, SUMMARY
 
 MATRIX_HEADER = ["cell", "verdict", "affected", "unexpected", "recovered", "why"]

@@ -21,14 +21,13 @@ import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from chaos.experiment.attach import AttachedSystem, attach_system
 from chaos.experiment.crashed import RunGuard
 from chaos.faults.actions import Injector
 from chaos.faults.injection import remove_live
-from chaos.faults.journal import Journal
+from chaos.faults.journal import Journal, unique_run_dir
 from chaos.proxy.client import ToxiproxyClient
 from chaos.runtime.state import STATE_FILE
 from chaos.runtime.system import RunningSystem, start_system
@@ -89,13 +88,7 @@ class SystemUnderTest:
 
 def new_run_dir(spec: SystemSpec, root: Path = RUNS_DIR) -> Path:
     """`<root>/pytest-<system>-<UTC time>` (unique, absolute)."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = root / f"pytest-{spec.name}-{stamp}"
-    suffix = 1
-    while path.exists():
-        suffix += 1
-        path = root / f"pytest-{spec.name}-{stamp}-{suffix}"
-    return path.resolve()
+    return unique_run_dir(root, f"pytest-{spec.name}")
 
 
 @contextlib.contextmanager

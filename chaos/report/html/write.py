@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from chaos.experiment.model import Experiment
     from chaos.experiment.runner import RunResult
     from chaos.faults.journal import Journal
-    from chaos.matrix.runner import MatrixResult
+    from chaos.matrix.result import MatrixResult
 
 logger = logging.getLogger(__name__)
 

@@ -35,7 +35,8 @@ from chaos.judgement.verdict import Phases, judge
 from chaos.matrix.callgraph import CLIENT, SERVER, Span, build_call_graph
 from chaos.matrix.expectations import expect
 from chaos.matrix.plan import plan_cells
-from chaos.matrix.runner import MatrixResult, _cell_json  # the journal's plan, as written
+from chaos.matrix.runner import MatrixResult  # the journal's plan, as written
+from chaos.matrix.runner import cell_json as _cell_json
 from chaos.system.model import SystemSpec, parse_system
 from loadtests.samples import Sample, SamplesWriter
 from loadtests.windows import Window, read_run
