@@ -143,8 +143,10 @@ def test_the_audit_command_as_the_experiment_runner_runs_it(shop: RunningSystem)
 def test_the_runs_secret_is_in_no_log_span_or_file_of_the_run(shop: RunningSystem):
     secret = read_secret(shop.run_dir)
     assert secret and checkout(shop).status_code == 201  # calls between services carry it
-    traces = list((shop.run_dir / "traces").rglob("*"))
-    assert any(path.is_file() and path.stat().st_size for path in traces), "no spans written"
+    deadline = time.monotonic() + 15  # spans leave in batches, 5 s apart (the SDK's delay)
+    while not any(p.is_file() and p.stat().st_size for p in (shop.run_dir / "traces").rglob("*")):
+        assert time.monotonic() < deadline, "no spans written"
+        time.sleep(0.25)
     for path in shop.run_dir.rglob("*"):
         if path.is_file() and path.name != "secret":
             assert secret.encode() not in path.read_bytes(), path
