@@ -40,6 +40,7 @@ class Instrumentation:
     tracer_provider: trace.TracerProvider | None
     _previous_build: Any = field(default=None, repr=False)
     _traced: bool = field(default=False, repr=False)
+    _native_telemetry: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def service_name(self) -> str:
@@ -121,6 +122,7 @@ def instrument(
         try:
             provider = tracer_provider or tracing.tracer_provider_for(settings)
             tracing.instrument_fastapi(app, provider)
+            state._native_telemetry = tracing.quiet_fastapi_telemetry(app)
             tracing.instrument_httpx(provider)
             state.tracer_provider = provider
             state._traced = True
@@ -133,7 +135,7 @@ def instrument(
     def build_middleware_stack() -> Any:
         stack = traced_build()
         if state.tracer_provider is not None:
-            stack = tracing.gated(stack, state.tracer_provider)
+            stack = tracing.lean_stack(stack, state.tracer_provider)
         return RedMiddleware(
             stack,
             metrics=metrics,
@@ -155,6 +157,7 @@ def uninstrument(app: Starlette) -> None:
         return
     if state._traced:
         tracing.uninstrument_fastapi(app)
+        tracing.restore_fastapi_telemetry(app, state._native_telemetry)
     if state._previous_build is None:
         vars(app).pop("build_middleware_stack", None)
     else:

@@ -19,7 +19,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from instrumentation.exposition import METRICS_PATH, render
 from instrumentation.health import HEALTH_PATH, READY_PATH, Readiness, serve_health
-from instrumentation.metrics import UNMATCHED_ROUTE, HttpMetrics, method_label, status_label
+from instrumentation.metrics import (
+    KNOWN_METHODS,
+    OTHER_METHOD,
+    UNMATCHED_ROUTE,
+    HttpMetrics,
+    status_label,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +94,9 @@ class RedMiddleware:
 
         start = time.perf_counter()
         outer_app = scope.get("app")
-        method = method_label(scope["method"])
+        method = scope["method"]
+        if method not in KNOWN_METHODS:
+            method = OTHER_METHOD
         active = self._active.get(method)
         if active is None:
             active = self._active[method] = self.metrics.server_active.labels(method)
