@@ -17,7 +17,9 @@ from opentelemetry import trace
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 
-from instrumentation import tracing
+from instrumentation import edges, tracing
+from instrumentation.client import ClientRecorder
+from instrumentation.edges import EdgeNames
 from instrumentation.health import Readiness, ReadinessCheck
 from instrumentation.logs import configure_json_logs, quiet_repeats
 from instrumentation.metrics import http_metrics
@@ -118,6 +120,15 @@ def instrument(
     for name, check in (readiness_checks or {}).items():
         state.add_readiness_check(name, check)
 
+    metrics = http_metrics(registry)
+    try:
+        names = EdgeNames.from_environ(os.environ)
+        for warning in names.warnings:
+            logger.warning("gameday instrumentation: %s", warning)
+        edges.measure_every_client(names, ClientRecorder(metrics), _warn_once)
+    except Exception as exc:
+        _warn_once("measuring httpx clients", exc)
+
     if settings.tracing_enabled:
         try:
             provider = tracer_provider or tracing.tracer_provider_for(settings)
@@ -129,7 +140,6 @@ def instrument(
         except Exception as exc:
             _warn_once("setting up tracing", exc)
 
-    metrics = http_metrics(registry)
     traced_build = app.build_middleware_stack
 
     def build_middleware_stack() -> Any:
