@@ -74,26 +74,48 @@ def _route_path(scope: Scope) -> str:
     return path
 
 
-def _version(app: Any) -> tuple[int, int, int]:
-    routes = app.routes
-    version = getattr(getattr(app, "router", None), "_get_routes_version", None)
-    return id(routes), len(routes), version() if version is not None else 0
+class _Table:
+    """An app's flattened routes, and what tells that its routes changed since."""
+
+    __slots__ = ("entries", "length", "nested", "own_version", "routes", "tree_version")
+
+    def __init__(self, app: Any) -> None:
+        self.routes = app.routes
+        self.length = len(self.routes)
+        router = getattr(app, "router", None)
+        self.own_version = getattr(router, "_routes_version", 0)
+        # Included routers (FastAPI >= 0.137) change on their own: only then is the whole
+        # tree's version worth computing on every request.
+        self.nested = any(hasattr(r, "original_router") for r in self.routes)
+        self.tree_version = _tree_version(router) if self.nested else 0
+        self.entries = [_Entry(r) for r in _flatten_routes(self.routes)]
+
+    def current(self, app: Any) -> bool:
+        routes = app.routes
+        if routes is not self.routes or len(routes) != self.length:
+            return False
+        router = getattr(app, "router", None)
+        if getattr(router, "_routes_version", 0) != self.own_version:
+            return False
+        return not self.nested or _tree_version(router) == self.tree_version
+
+
+def _tree_version(router: Any) -> int:
+    version = getattr(router, "_get_routes_version", None)
+    return version() if version is not None else 0
 
 
 class RouteTable:
     """Per app: the flattened routes, rebuilt when the app's routes change."""
 
     def __init__(self) -> None:
-        self._tables: weakref.WeakKeyDictionary[Any, tuple[tuple[int, int, int], list[_Entry]]]
-        self._tables = weakref.WeakKeyDictionary()
+        self._tables: weakref.WeakKeyDictionary[Any, _Table] = weakref.WeakKeyDictionary()
 
     def _entries(self, app: Any) -> list[_Entry]:
-        version = _version(app)
-        found = self._tables.get(app)
-        if found is None or found[0] != version:
-            found = (version, [_Entry(r) for r in _flatten_routes(app.routes)])
-            self._tables[app] = found
-        return found[1]
+        table = self._tables.get(app)
+        if table is None or not table.current(app):
+            table = self._tables[app] = _Table(app)
+        return table.entries
 
     def route(self, scope: Scope) -> str | None:
         """The template of the first route matching `scope` fully, else of the last partial."""

@@ -93,12 +93,30 @@ def supported(upstream: OpenTelemetryMiddleware) -> bool:
     )
 
 
+def _without_exception_recording(inner: Any) -> Any:
+    """`inner` without the instrumentor's exception-recording layer, when it has one.
+
+    The instrumentor builds ServerErrorMiddleware(ExceptionHandlerMiddleware(app)); that
+    middle layer records an exception on the current span if it is recording, which an
+    unsampled request's span never is, so those requests skip it.
+    """
+    from starlette.middleware.errors import ServerErrorMiddleware
+
+    layer: Any = getattr(inner, "app", None)
+    if type(inner) is not ServerErrorMiddleware or type(layer).__name__ != (
+        "ExceptionHandlerMiddleware"
+    ):
+        return inner
+    return ServerErrorMiddleware(layer.app, handler=inner.handler, debug=inner.debug)
+
+
 class ServerSpans:
     """An ASGI middleware making the FastAPI instrumentor's server spans; see the module doc."""
 
     def __init__(self, upstream: OpenTelemetryMiddleware, sampler: Sampler | None) -> None:
         self.app = upstream  # the name FastAPI and other middleware walk the stack by
         self.inner = upstream.app
+        self.untraced = _without_exception_recording(self.inner)
         self.tracer = upstream.tracer
         self.hook = upstream.server_request_hook
         self.request_headers = upstream.http_capture_headers_server_request
@@ -155,7 +173,7 @@ class ServerSpans:
             trace.set_span_in_context(NonRecordingSpan(span_context), parent)
         )
         try:
-            await self.inner(scope, receive, send)
+            await self.untraced(scope, receive, send)
         finally:
             otel_context.detach(token)
 

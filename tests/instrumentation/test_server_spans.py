@@ -19,7 +19,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, TraceIdRatioBased
 from prometheus_client import CollectorRegistry
 
 from instrumentation import instrument, tracing
@@ -256,3 +256,32 @@ async def test_a_user_span_processor_and_a_manual_child_span_work_unchanged() ->
     assert [e.name for e in child.events] == ["halfway"]
     assert recorder.started == ["GET /work", "work"]
     assert recorder.ended == ["work", "GET /work"]
+
+
+@pytest.mark.asyncio
+async def test_routes_added_while_serving_are_found() -> None:
+    upstream, upstream_spans, ours, our_spans = twins(ParentBased(ALWAYS_ON))
+    scope = scope_for("GET", "/late/3", b"", [])
+    for round_no in range(2):
+        if round_no == 1:
+            for app in (upstream, ours):
+                late = APIRouter()
+                late.add_api_route("/late/{n}", lambda n: {"n": n}, methods=["GET"])
+                app.include_router(late)
+        upstream_spans.clear()
+        our_spans.clear()
+        await call(upstream, dict(scope))
+        await call(ours, dict(scope))
+        assert views(our_spans.get_finished_spans()) == views(upstream_spans.get_finished_spans())
+    assert [s.name for s in our_spans.get_finished_spans()] == ["GET /late/{n}"]
+
+
+@pytest.mark.asyncio
+async def test_unsampled_requests_are_answered_as_the_instrumentors_are() -> None:
+    upstream, upstream_spans, ours, our_spans = twins(ParentBased(ALWAYS_OFF))
+    for method, path, query, headers in REQUESTS:
+        scope = scope_for(method, path, query, headers)
+        assert await call(ours, dict(scope)) == await call(upstream, dict(scope)), path
+    # Only the request whose parent was sampled made spans, in both.
+    assert views(our_spans.get_finished_spans()) == views(upstream_spans.get_finished_spans())
+    assert {s.name for s in our_spans.get_finished_spans()} == {"GET /items/{item_id}"}
