@@ -26,8 +26,12 @@ EXPORT (traced variants; default otlp):
                  (GAMEDAY_EXPORTER_PROCESS=false), to show what the exporter process saves
   none           spans are created and sampled, never exported
 
+Ratios: thru/bare is the median of per-round throughput ratios; best/best divides each
+variant's best round by bare's best (other load only ever slows a round down, so the best
+rounds are the least disturbed); bare CPU/CPU compares CPU per request, worker + exporter.
 Columns: server and exporter-process CPU per request (from /proc; exporter CPU is 0 when
-export runs inside the worker), spans the receiver decoded per request, resident memory of
+export runs inside the worker), spans the receiver decoded per request during the load (for
+file export: spans in the files after shutdown, per request), resident memory of
 worker + exporter at the end of the load. The last lines compare the collector-down
 variant with the live one (latency and memory), when both ran.
 """
@@ -55,6 +59,7 @@ from benchmarks._procs import children, cpu_seconds, memory_kib, pin, pin_pid  #
 from chaos.net import free_port, wait_for_port  # noqa: E402
 
 SERVER_CORE, LOAD_CORE = 0, 1
+PROBE_PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 BASES: dict[str, dict[str, str]] = {
     "bare": {"BENCH_VARIANT": "bare"},
@@ -116,8 +121,10 @@ def parse_variant(spec: str) -> tuple[str, str]:
     return base, export
 
 
-def variant_env(spec: str, setup: Setup) -> dict[str, str]:
+def variant_env(spec: str, setup: Setup) -> tuple[dict[str, str], Path | None]:
+    """The server's environment, and the directory its JSON-lines files go to (if any)."""
     base, export = parse_variant(spec)
+    directory = None
     env = {
         k: v
         for k, v in os.environ.items()
@@ -133,13 +140,13 @@ def variant_env(spec: str, setup: Setup) -> dict[str, str]:
         env["GAMEDAY_TRACES_DIR" if base != "naive" else "BENCH_TRACES_DIR"] = str(directory)
     if export == "in-process":
         env["GAMEDAY_EXPORTER_PROCESS"] = "false"
-    return env
+    return env, directory
 
 
-def _get(port: int, path: str) -> bytes:
+def _get(port: int, path: str, headers: dict[str, str] | None = None) -> bytes:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        connection.request("GET", path)
+        connection.request("GET", path, headers=headers or {})
         return connection.getresponse().read()
     finally:
         connection.close()
@@ -147,6 +154,16 @@ def _get(port: int, path: str) -> bytes:
 
 def _received_spans(setup: Setup) -> int:
     return int(json.loads(_get(setup.receiver_port, "/stats"))["spans"])
+
+
+def _spans_in_files(directory: Path) -> int:
+    """Spans written as OTLP JSON lines in `directory`."""
+    count = 0
+    for path in directory.glob("*.jsonl"):
+        for line in path.read_text().splitlines():
+            for resource in json.loads(line).get("resourceSpans", []):
+                count += sum(len(scope.get("spans", [])) for scope in resource["scopeSpans"])
+    return count
 
 
 def _exporters(server_pid: int, expect: bool) -> list[int]:
@@ -159,6 +176,14 @@ def _exporters(server_pid: int, expect: bool) -> list[int]:
         time.sleep(0.05)
     for pid in found:
         pin_pid(pid, LOAD_CORE)
+    # Its start-up (imports, the probe's span) is not the cost of the requests measured next.
+    deadline, last = time.monotonic() + 10, -1.0
+    while time.monotonic() < deadline:
+        used = sum(cpu_seconds(pid) for pid in found)
+        if used == last:
+            break
+        last = used
+        time.sleep(0.3)
     return found
 
 
@@ -166,15 +191,18 @@ def measure(spec: str, setup: Setup) -> Result:
     """Start the app for one variant, load it, stop it."""
     base, export = parse_variant(spec)
     port = free_port()
+    env, traces = variant_env(spec, setup)
     server = subprocess.Popen(
         [*pin(SERVER_CORE), sys.executable, "-m", "uvicorn", "benchmarks.hello_app:app",
          "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
-        env=variant_env(spec, setup),
+        env=env,
         cwd=ROOT,
     )  # fmt: skip
     try:
         wait_for_port("127.0.0.1", port, timeout=30)
-        _get(port, "/hello/probe")  # the first span starts the exporter process, if any
+        # A sampled parent makes even the 10 % variant trace this one: its span starts the
+        # exporter process, whose CPU is then counted from the start of the load.
+        _get(port, "/hello/probe", {"traceparent": PROBE_PARENT})
         sidecar = base.startswith("gameday") and export in ("otlp", "file", "dead")
         exporters = _exporters(server.pid, expect=sidecar and base != "gameday-0")
         server_before = cpu_seconds(server.pid)
@@ -192,18 +220,20 @@ def measure(spec: str, setup: Setup) -> Result:
         exporter_cpu = sum(cpu_seconds(pid) for pid in exporters) - exporter_before
         spans = _received_spans(setup) - spans_before
         rss = sum(memory_kib(pid)[0] for pid in [server.pid, *exporters]) / 1024
-        return Result(
-            rps=load["rps"],
-            p50_us=load["p50_us"],
-            p99_us=load["p99_us"],
-            server_cpu_us=server_cpu / requests * 1e6,
-            exporter_cpu_us=exporter_cpu / requests * 1e6,
-            spans_per_request=spans / requests,
-            rss_mib=rss,
-        )
     finally:
         server.terminate()
         server.wait(timeout=30)
+    if traces is not None:  # files are complete once the server has shut down (probe included)
+        spans, requests = _spans_in_files(traces), requests + 1
+    return Result(
+        rps=load["rps"],
+        p50_us=load["p50_us"],
+        p99_us=load["p99_us"],
+        server_cpu_us=server_cpu / requests * 1e6,
+        exporter_cpu_us=exporter_cpu / requests * 1e6,
+        spans_per_request=spans / requests,
+        rss_mib=rss,
+    )
 
 
 def _median(values: list[float]) -> float:
@@ -214,8 +244,9 @@ def report(variants: list[str], rows: dict[str, list[Result]], bare: list[Result
     print(
         f"{'variant':24s} {'rps':>6s} {'p50 µs':>7s} {'p99 µs':>7s} {'CPU µs/req':>10s} "
         f"{'(worker':>7s} {'+ exporter)':>11s} {'spans/req':>9s} {'RSS MiB':>7s} "
-        f"{'thru/bare':>9s} {'bare CPU/CPU':>12s}"
+        f"{'thru/bare':>9s} {'best/best':>9s} {'bare CPU/CPU':>12s}"
     )
+    best_bare = max(b.rps for b in bare)
     for v in variants:
         rs = rows[v]
         ratio = _median([r.rps / b.rps for r, b in zip(rs, bare, strict=True)])
@@ -226,8 +257,14 @@ def report(variants: list[str], rows: dict[str, list[Result]], bare: list[Result
             f"{_median([r.server_cpu_us for r in rs]):7.0f} "
             f"{_median([r.exporter_cpu_us for r in rs]):11.0f} "
             f"{_median([r.spans_per_request for r in rs]):9.2f} "
-            f"{_median([r.rss_mib for r in rs]):7.0f} {ratio:9.2f} {cpu_ratio:12.2f}"
+            f"{_median([r.rss_mib for r in rs]):7.0f} {ratio:9.2f} "
+            f"{max(r.rps for r in rs) / best_bare:9.2f} {cpu_ratio:12.2f}"
         )
+    spread = sorted(b.rps for b in bare)
+    print(
+        f"\nbare rps over the rounds: {spread[0]:.0f} .. {spread[-1]:.0f} (other load on the "
+        "machine shows here; best/best compares each variant's least disturbed round)"
+    )
     dead, live = "gameday-100/dead", "gameday-100"
     if dead in rows and live in rows:
         pairs = list(zip(rows[dead], rows[live], strict=True))
@@ -249,6 +286,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--variants", default=DEFAULT_VARIANTS)
+    parser.add_argument("--json", type=Path, help="also write every round's figures here")
     args = parser.parse_args()
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     try:
@@ -286,9 +324,14 @@ def main() -> None:
         shutil.rmtree(scratch, ignore_errors=True)
     print(
         f"\n{args.rounds} rounds x {args.seconds:g}s (+1s warm-up), {args.connections} "
-        f"connections; worker on core {SERVER_CORE}; load, receiver, exporter on core {LOAD_CORE}"
+        f"connections; worker on core {SERVER_CORE}; load, receiver, exporter on core {LOAD_CORE}; "
+        f"load average {os.getloadavg()[0]:.2f}"
     )
     report(variants, rows, rows["bare"])
+    if args.json is not None:
+        args.json.write_text(
+            json.dumps({v: [vars(r) for r in rs] for v, rs in rows.items()}, indent=1)
+        )
 
 
 if __name__ == "__main__":
