@@ -15,6 +15,11 @@ Two ways to load the shop from the same file:
 Every request is reported under its journey (`context["journey"]`), so samples, SLOs and
 verdicts are per journey, and request names are stable per journey in Locust's own stats.
 Writes use the API key `SHOP_API_KEY` (default the system file's `loadtest-key`).
+
+The gateway routes each journey requests are declared in `ROUTES` (and listed in
+docs/loadtests.md); tests/loadtests/test_shop_locustfile.py runs each journey against the
+shop and requires the gateway's own metrics to show every one of them answered, so a step
+that silently stops running fails CI.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import os
 import random
 import uuid
+from typing import Any
 
 from locust import HttpUser, between, task
 
@@ -30,6 +36,18 @@ from loadtests.plugin import *  # noqa: F403
 API_KEY = os.environ.get("SHOP_API_KEY", "loadtest-key")
 PRODUCT_IDS = range(1, 13)  # the shop's seed products (ids 1-12)
 OPEN_MODEL = os.environ.get("SHOP_LOAD_MODEL", "closed") == "open"
+POST_EVERY = 4  # the reviews journey posts on its 1st, 5th, 9th ... run, and reads otherwise
+
+# The gateway routes (method and route template) each journey requests.
+ROUTES = {
+    "browse": ("GET /api/products",),
+    "product": ("GET /api/products/{product_id}",),
+    "reviews": (
+        "GET /api/products/{product_id}/reviews",
+        "POST /api/products/{product_id}/reviews",
+    ),
+    "checkout": ("POST /api/checkout", "GET /api/orders/{order_id}"),
+}
 
 
 def _rate(journey: str, default: float) -> float:
@@ -39,12 +57,14 @@ def _rate(journey: str, default: float) -> float:
 class Journeys:
     """The requests of each journey, shared by the closed and the open model."""
 
-    client: object  # Locust's HttpSession (HttpUser.client)
+    client: Any  # Locust's HttpSession (HttpUser.client)
+    _reviews_run = 0
 
-    def _get(self, path: str, journey: str, name: str) -> None:
-        self.client.get(path, name=name, context={"journey": journey})  # type: ignore[attr-defined]
+    def _get(self, path: str, journey: str, name: str, **kwargs: Any) -> Any:
+        return self.client.get(path, name=name, context={"journey": journey}, **kwargs)
 
     def browse(self) -> None:
+        """GET /api/products: a page of the catalog."""
         self._get(
             f"/api/products?limit=20&offset={random.choice((0, 0, 20))}",
             "browse",
@@ -52,14 +72,18 @@ class Journeys:
         )
 
     def product(self) -> None:
+        """GET /api/products/{product_id}: one product's page (catalog, stock, reviews)."""
         self._get(f"/api/products/{random.choice(PRODUCT_IDS)}", "product", "product: page")
 
     def reviews(self) -> None:
+        """GET /api/products/{product_id}/reviews, and every POST_EVERY-th run instead
+        POST /api/products/{product_id}/reviews (a new review)."""
         product = random.choice(PRODUCT_IDS)
-        if random.random() < 0.75:
+        self._reviews_run += 1
+        if self._reviews_run % POST_EVERY != 1:
             self._get(f"/api/products/{product}/reviews", "reviews", "reviews: read")
             return
-        self.client.post(  # type: ignore[attr-defined]
+        self.client.post(
             f"/api/products/{product}/reviews",
             json={"author": "loadtest", "rating": random.randint(1, 5), "text": "Sturdy."},
             headers={"X-API-Key": API_KEY},
@@ -68,24 +92,38 @@ class Journeys:
         )
 
     def checkout(self) -> None:
+        """POST /api/checkout (one product), then GET /api/orders/{order_id}: the order
+        read back, whether it is confirmed or still pending (202)."""
         body = {"items": [{"product_id": random.choice(PRODUCT_IDS), "quantity": 1}]}
-        response = self.client.post(  # type: ignore[attr-defined]
+        with self.client.post(
             "/api/checkout",
             json=body,
             headers={"X-API-Key": API_KEY, "Idempotency-Key": str(uuid.uuid4())},
             name="checkout: place order",
             context={"journey": "checkout"},
+            catch_response=True,
+        ) as response:
+            if not 200 <= response.status_code < 300:
+                return  # reported as a failure of its status code ('503') or exception
+            order_id = _order_id(response)
+            if order_id is None:
+                response.failure(f"no order.order_id in the answer: {response.text[:200]}")
+                return
+        self._get(
+            f"/api/orders/{order_id}",
+            "checkout",
+            "checkout: read order",
+            headers={"X-API-Key": API_KEY},
         )
-        if response.status_code >= 400:
-            return  # reported as a failure of its status code ('503')
-        order_id = (response.json().get("order") or {}).get("id")
-        if order_id is not None:
-            self.client.get(  # type: ignore[attr-defined]
-                f"/api/orders/{order_id}",
-                headers={"X-API-Key": API_KEY},
-                name="checkout: read order",
-                context={"journey": "checkout"},
-            )
+
+
+def _order_id(response: Any) -> str | None:
+    """The id of the order a checkout answered with (`{"order": {"order_id": ...}}`)."""
+    try:
+        order_id = response.json()["order"]["order_id"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return order_id if isinstance(order_id, str) and order_id else None
 
 
 class Shopper(Journeys, HttpUser):
@@ -129,5 +167,5 @@ def _arrivals(journey: str, default_rate: float) -> type[OpenModelHttpUser]:  # 
 
 BrowseArrivals = _arrivals("browse", 10)
 ProductArrivals = _arrivals("product", 8)
-ReviewArrivals = _arrivals("reviews", 4)
+ReviewsArrivals = _arrivals("reviews", 4)
 CheckoutArrivals = _arrivals("checkout", 3)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import gevent
@@ -61,6 +61,7 @@ class _Arrival:
     requests: int = 0
     response_length: int = 0
     exception: BaseException | None = None
+    trace_ids: list[str] = field(default_factory=list)  # sampled traces of its requests
 
 
 class _ArrivalRequests(EventHook):
@@ -78,6 +79,9 @@ class _ArrivalRequests(EventHook):
             return
         arrival.requests += 1
         arrival.response_length += int(kwargs.get("response_length") or 0)
+        context = kwargs.get("context")
+        if isinstance(context, dict) and isinstance(context.get("trace_id"), str):
+            arrival.trace_ids.append(context["trace_id"])
         if arrival.exception is None and kwargs.get("exception") is not None:
             arrival.exception = kwargs["exception"]
 
@@ -198,6 +202,7 @@ class OpenModelUser(User):
                 "late": is_late(intended, started, self.late_after),
                 "service_time": (ended - started) * 1000.0,
                 "requests": arrival.requests,
+                "trace_ids": arrival.trace_ids,
             },
         )
 

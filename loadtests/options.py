@@ -51,6 +51,7 @@ class GamedayOptions:
     slo: Path | None = None
     shape: str = "steady"
     shape_params: ShapeParams = field(default_factory=ShapeParams)
+    trace_ratio: float | None = None  # None: requests carry no trace context from the load
 
 
 def add_arguments(parser: Any) -> None:
@@ -69,6 +70,13 @@ def add_arguments(parser: Any) -> None:
         env_var="GAMEDAY_SLO",
         default=None,
         help="SLO thresholds YAML; a breach makes locust exit with code 99",
+    )
+    group.add_argument(
+        "--gameday-trace-ratio",
+        env_var="GAMEDAY_TRACE_RATIO",
+        default=None,
+        help="send a W3C traceparent with every request, this fraction (0-1) sampled; the "
+        "sampled trace ids are recorded with the samples (default: no trace context)",
     )
     group.add_argument(
         "--gameday-shape",
@@ -108,7 +116,23 @@ def from_namespace(options: Any, *, now: Callable[[], float] = time.time) -> Gam
         slo=Path(slo) if slo else None,
         shape=str(getattr(options, "gameday_shape", None) or "steady"),
         shape_params=ShapeParams(**values),
+        trace_ratio=_trace_ratio(getattr(options, "gameday_trace_ratio", None)),
     )
+
+
+def _trace_ratio(raw: object) -> float | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        value = float(str(raw).strip())
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise ShapeInvalid(
+            f"--gameday-trace-ratio / GAMEDAY_TRACE_RATIO: {raw!r} is not a fraction between 0 "
+            "and 1; write e.g. 0.2 (one request in five traced)"
+        )
+    return value
 
 
 def default_run_dir(now: float) -> Path:

@@ -9,6 +9,8 @@ Importing this module (and only this one) registers listeners on `locust.events`
   exits with code 2 and a message naming the option or file:line), then a `Recorder` is
   attached that writes per-second samples to the run directory and, at quit, exits 99
   when an SLO threshold is breached;
+- with --gameday-trace-ratio, every HTTP request carries a W3C trace context made up by the
+  load, a fraction of it sampled (`loadtests.tracing`);
 - during a headless shape run, SIGTERM stops the load like Ctrl-C (Locust's own handler
   comes only after the shape has finished).
 
@@ -28,10 +30,11 @@ from locust import events
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
+from loadtests import tracing
 from loadtests.errors import LoadtestError
 from loadtests.locust_shapes import GamedayShape, resolve_shape, tick_classes
 from loadtests.openmodel import OpenModelHttpUser, OpenModelUser
-from loadtests.options import add_arguments
+from loadtests.options import add_arguments, from_namespace
 from loadtests.recorder import Recorder
 from loadtests.shapes import Season, Tick
 from loadtests.slo import load_slo
@@ -45,6 +48,7 @@ EXIT_CONFIG = 2
 def validate(environment: Environment) -> None:
     """Check shape options, season classes and the SLO file; raise LoadtestError if wrong."""
     options = environment.parsed_options
+    from_namespace(options)  # every --gameday-* value parses (trace ratio, durations...)
     shape = resolve_shape(options)
     if isinstance(shape, Season) and isinstance(environment.shape_class, GamedayShape):
         tick_classes(Tick(0, 1.0, shape.spike_classes), list(environment.user_classes))
@@ -59,6 +63,11 @@ def _on_init_command_line_parser(parser: Any, **_: Any) -> None:
 
 def _on_init(environment: Environment, **_: Any) -> None:
     if not isinstance(environment.runner, WorkerRunner):  # the master judges; workers count
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            # Started from a background job of a non-interactive shell (CI, `cmd &`), this
+            # process inherits SIGINT ignored and Python then installs no KeyboardInterrupt:
+            # LoadProcess.stop() and Ctrl-C would do nothing. They must stop the load.
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             validate(environment)
         except LoadtestError as exc:
@@ -70,7 +79,9 @@ def _on_init(environment: Environment, **_: Any) -> None:
             # Locust installs its SIGTERM handler only once a headless shape run is over, so
             # until then SIGTERM would kill it before the last samples and the verdict.
             gevent.signal_handler(signal.SIGTERM, _stop_on_sigterm, environment)
-    Recorder.attach(environment)
+    recorder = Recorder.attach(environment)
+    if recorder.options.trace_ratio is not None:
+        tracing.install(recorder.options.trace_ratio)
 
 
 def _stop_on_sigterm(environment: Environment) -> None:

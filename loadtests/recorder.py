@@ -3,7 +3,7 @@
 In each process it counts every request event into (journey, second) samples. A worker
 sends its samples to the master with its regular stats report (`report_to_master`, every
 3 s, and a last one when it quits); the master (or the single local process) merges them
-and appends them to <run dir>/samples.jsonl once a second. When Locust quits, the master
+and appends them to <run dir>/samples.jsonl four times a second. When Locust quits, the master
 reads the file back, evaluates the SLO file and, on a breach, sets
 `environment.process_exit_code = 99`, which the stock `locust` command exits with.
 
@@ -31,6 +31,7 @@ from locust.runners import (
     WorkerRunner,
 )
 
+from chaos.judgement.slo import evaluate
 from loadtests.errors import LoadtestError
 from loadtests.openmodel import arrival_dropped_hook
 from loadtests.options import GamedayOptions, from_namespace
@@ -42,7 +43,6 @@ from loadtests.samples import (
     failure_kind,
 )
 from loadtests.slo import load_slo
-from loadtests.verdict import evaluate
 from loadtests.windows import SampleSet, read_samples
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ logger = logging.getLogger(__name__)
 REPORT_KEY = "gameday_samples"
 VERDICT_FILE = "slo-verdict.json"
 RUN_FILE = "load.json"
-FLUSH_INTERVAL = 1.0
+FLUSH_INTERVAL = 0.25  # a second is in the file soon after it ends (recovery checks)
 
 
 def journey_of(name: str, context: object) -> str:
@@ -60,6 +60,18 @@ def journey_of(name: str, context: object) -> str:
         if isinstance(journey, str) and journey:
             return journey
     return name
+
+
+def trace_ids_of(context: object) -> tuple[str, ...]:
+    """The sampled trace ids a request (`trace_id`) or an open-model arrival (`trace_ids`) had."""
+    if not isinstance(context, dict):
+        return ()
+    single = context.get("trace_id")
+    many = context.get("trace_ids")
+    found = [single] if isinstance(single, str) else []
+    if isinstance(many, list):
+        found += [t for t in many if isinstance(t, str)]
+    return tuple(found)
 
 
 def start_of(response_time: float | None, context: object, start_time: object, now: float) -> float:
@@ -126,6 +138,7 @@ class Recorder:
             failed=exception is not None,
             late=late,
             error=failure_kind(exception, response) if exception is not None else None,
+            trace_ids=trace_ids_of(context),
         )
 
     def on_dropped(self, journey: str, intended_start: float, **_: Any) -> None:
@@ -142,7 +155,7 @@ class Recorder:
             self.accumulator.add(Sample.from_line(line, where=f"worker {client_id}"))
 
     def on_test_start(self, environment: Environment, **_: Any) -> None:
-        """Master/local: open the samples file and start flushing once a second."""
+        """Master/local: open the samples file and start flushing (FLUSH_INTERVAL)."""
         self._started = self._started or time.time()
         self._open()
         if self._flusher is None:

@@ -18,6 +18,10 @@ format every HdrHistogram implementation reads) of latency in microseconds, so s
 seconds into a window is exact: merged percentiles equal those of one histogram that saw
 every request. Reading lives in `loadtests.windows`.
 
+A line may also carry ``"traces"``: the slowest traced requests of that second (at most
+MAX_TRACES, as ``[latency_ms, trace_id, failed]``), so that a report can name the traces of the
+slowest requests of a window and the call graph of a journey can be read from its spans.
+
 Pure: no Locust, no gevent; safe to import from chaos/.
 """
 
@@ -46,6 +50,7 @@ MAX_JOURNEYS = 100
 OTHER_JOURNEY = "(other)"
 MAX_ERROR_KINDS = 16  # distinct failure kinds kept per sample; the rest count as OTHER_ERROR
 OTHER_ERROR = "other"
+MAX_TRACES = 5  # traced requests kept per sample: the slowest ones
 
 HEADER: dict[str, Any] = {
     "format": FORMAT,
@@ -105,6 +110,7 @@ class Sample:
     ok: HdrHistogram | None = field(default=None, repr=False)
     failed: HdrHistogram | None = field(default=None, repr=False)
     errors: dict[str, int] = field(default_factory=dict)
+    traces: list[TracedRequest] = field(default_factory=list)
 
     def count_error(self, kind: str, n: int = 1) -> None:
         """Count `n` failures of `kind` (bounded: past MAX_ERROR_KINDS they go to OTHER_ERROR)."""
@@ -119,8 +125,11 @@ class Sample:
         failed: bool,
         late: bool = False,
         error: str | None = None,
+        trace_ids: tuple[str, ...] = (),
     ) -> None:
         """Count one completed request and its latency (ms; None when it has none)."""
+        if trace_ids and latency_ms is not None:
+            self.keep_traces(TracedRequest(latency_ms, t, failed) for t in trace_ids)
         self.count += 1
         self.late += int(late)
         self.failures += int(failed)
@@ -153,6 +162,11 @@ class Sample:
             self.failed.add(other.failed)
         for kind, n in other.errors.items():
             self.count_error(kind, n)
+        self.keep_traces(other.traces)
+
+    def keep_traces(self, traces: Iterable[TracedRequest]) -> None:
+        """Add traced requests, keeping only the MAX_TRACES slowest."""
+        self.traces = slowest([*self.traces, *traces], MAX_TRACES)
 
     def to_line(self) -> dict[str, Any]:
         """The JSON-ready dict written as one line of the samples file."""
@@ -170,6 +184,8 @@ class Sample:
             line["failed"] = encode_histogram(self.failed)
         if self.errors:
             line["errors"] = dict(self.errors)
+        if self.traces:
+            line["traces"] = [[round(t.latency_ms, 3), t.trace_id, t.failed] for t in self.traces]
         return line
 
     @classmethod
@@ -186,7 +202,22 @@ class Sample:
             ok=decode_histogram(fields.ok) if fields.ok else None,
             failed=decode_histogram(fields.failed) if fields.failed else None,
             errors=dict(fields.errors),
+            traces=list(fields.traces),
         )
+
+
+@dataclass(frozen=True)
+class TracedRequest:
+    """A request that carried a sampled W3C trace context: its latency, trace id and outcome."""
+
+    latency_ms: float
+    trace_id: str  # 32 lower-case hex digits
+    failed: bool = False
+
+
+def slowest(traces: Iterable[TracedRequest], n: int) -> list[TracedRequest]:
+    """The `n` slowest of `traces`, slowest first."""
+    return sorted(traces, key=lambda t: t.latency_ms, reverse=True)[:n]
 
 
 @dataclass(frozen=True)
@@ -202,6 +233,7 @@ class SampleLine:
     ok: str | None
     failed: str | None
     errors: Mapping[str, int] = field(default_factory=dict)  # failures by kind ('503', ...)
+    traces: tuple[TracedRequest, ...] = ()
 
 
 def parse_line(line: Mapping[str, Any], where: str) -> SampleLine:
@@ -234,8 +266,32 @@ def parse_line(line: Mapping[str, Any], where: str) -> SampleLine:
     ):
         raise SamplesInvalid(f"{where}: 'errors' must map failure kinds to counts, got {errors!r}")
     return SampleLine(
-        journey=journey, ok=blobs["ok"], failed=blobs["failed"], errors=dict(errors), **numbers
+        journey=journey,
+        ok=blobs["ok"],
+        failed=blobs["failed"],
+        errors=dict(errors),
+        traces=_parse_traces(line.get("traces", []), where),
+        **numbers,
     )
+
+
+def _parse_traces(raw: object, where: str) -> tuple[TracedRequest, ...]:
+    problem = f"{where}: 'traces' must be a list of [latency_ms, trace_id, failed], got {raw!r}"
+    if not isinstance(raw, list):
+        raise SamplesInvalid(problem)
+    traces = []
+    for item in raw:
+        if not (
+            isinstance(item, list)
+            and len(item) == 3
+            and isinstance(item[0], int | float)
+            and isinstance(item[1], str)
+            and len(item[1]) == 32
+            and isinstance(item[2], bool)
+        ):
+            raise SamplesInvalid(problem)
+        traces.append(TracedRequest(float(item[0]), item[1], item[2]))
+    return tuple(traces)
 
 
 class SampleAccumulator:
@@ -284,9 +340,12 @@ class SampleAccumulator:
         failed: bool,
         late: bool = False,
         error: str | None = None,
+        trace_ids: tuple[str, ...] = (),
     ) -> None:
         """Count one completed request of `journey` that started during `second`."""
-        self._sample(journey, second).record(latency_ms, failed=failed, late=late, error=error)
+        self._sample(journey, second).record(
+            latency_ms, failed=failed, late=late, error=error, trace_ids=trace_ids
+        )
 
     def record_dropped(self, journey: str, second: int) -> None:
         """Count one open-model arrival of `journey`, due in `second`, that was never sent."""

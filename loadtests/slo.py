@@ -11,7 +11,7 @@
       "*":               # every other journey seen in the run
         p99: 2s
 
-Evaluation lives in `loadtests.verdict`. Pure: no Locust import.
+Evaluation lives in `chaos.judgement.slo`. Pure: no Locust import.
 """
 
 from __future__ import annotations

@@ -9,16 +9,19 @@ from __future__ import annotations
 import math
 import re
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(us|µs|ms|s|m|h)?\s*$")
+# A sign is accepted so that "-1s" is refused for what it is (negative), not as gibberish.
+_DURATION = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(us|µs|ms|s|m|h)?\s*$")
 _DURATION_SCALE = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_RATE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(?:/\s*(s|m|h))?\s*$")
+_RATE = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(?:/\s*(s|m|h))?\s*$")
 _RATE_SCALE = {"s": 1.0, "m": 1 / 60.0, "h": 1 / 3600.0}
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*%\s*$")
 
 
-def _finite(value: float, text: object) -> float:
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{text!r} is not a finite, non-negative number")
+def _finite(value: float, text: object, example: str) -> float:
+    if not math.isfinite(value):
+        raise ValueError(f"{text!r} is not a finite number; write e.g. {example}")
+    if value < 0:
+        raise ValueError(f"{text!r} is negative; it must be 0 or more, e.g. {example}")
     return value
 
 
@@ -27,12 +30,12 @@ def parse_duration(value: object, *, bare_unit: str = "s") -> float:
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a duration; write e.g. 250ms, 1.5s or 2m")
     if isinstance(value, int | float):
-        return _finite(float(value) * _DURATION_SCALE[bare_unit], value)
+        return _finite(float(value) * _DURATION_SCALE[bare_unit], value, "250ms")
     match = _DURATION.match(str(value))
     if match is None:
         raise ValueError(f"{value!r} is not a duration; write e.g. 250ms, 1.5s or 2m")
     number, unit = match.groups()
-    return _finite(float(number) * _DURATION_SCALE[unit or bare_unit], value)
+    return _finite(float(number) * _DURATION_SCALE[unit or bare_unit], value, "250ms")
 
 
 def parse_rate(value: object) -> float:
@@ -40,12 +43,12 @@ def parse_rate(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a rate; write e.g. 5/s or 300/m")
     if isinstance(value, int | float):
-        return _finite(float(value), value)
+        return _finite(float(value), value, "5/s")
     match = _RATE.match(str(value))
     if match is None:
         raise ValueError(f"{value!r} is not a rate; write e.g. 5/s or 300/m")
     number, unit = match.groups()
-    return _finite(float(number) * _RATE_SCALE[unit or "s"], value)
+    return _finite(float(number) * _RATE_SCALE[unit or "s"], value, "5/s")
 
 
 def parse_ratio(value: object) -> float:
@@ -53,14 +56,14 @@ def parse_ratio(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a ratio; write e.g. 1% or 0.01")
     if isinstance(value, int | float):
-        ratio = _finite(float(value), value)
+        ratio = _finite(float(value), value, "1%")
     else:
         match = _PERCENT.match(str(value))
         if match is not None:
             ratio = float(match.group(1)) / 100.0
         else:
             try:
-                ratio = _finite(float(str(value)), value)
+                ratio = _finite(float(str(value)), value, "1%")
             except ValueError:
                 raise ValueError(f"{value!r} is not a ratio; write e.g. 1% or 0.01") from None
     if ratio > 1.0:

@@ -31,10 +31,14 @@ from loadtests.samples import (
     SAMPLES_FILE,
     VERSION,
     SampleLine,
+    TracedRequest,
     decode_histogram,
     new_histogram,
     parse_line,
+    slowest,
 )
+
+MAX_WINDOW_TRACES = 20  # traced requests a window keeps: the slowest ones
 
 Outcome = Literal["all", "ok", "failed"]
 
@@ -63,6 +67,33 @@ class Window:
         return math.ceil(self.end - 0.5) - math.ceil(self.start - 0.5)
 
 
+@dataclass(frozen=True)
+class WindowSet(Window):
+    """Several time ranges judged as one window (e.g. the quiet seconds between faults).
+
+    `start` and `end` span all parts; only the seconds inside a part belong to it.
+    """
+
+    parts: tuple[Window, ...] = ()
+
+    @classmethod
+    def of(cls, name: str, parts: list[Window] | tuple[Window, ...]) -> WindowSet:
+        """The union of `parts` (at least one), named `name`."""
+        if not parts:
+            raise ValueError(f"window set {name!r} needs at least one part")
+        ordered = tuple(sorted(parts, key=lambda w: w.start))
+        return cls(name, ordered[0].start, max(p.end for p in ordered), ordered)
+
+    def contains(self, second: int) -> bool:
+        """True when the second belongs to one of the parts."""
+        return any(part.contains(second) for part in self.parts)
+
+    @property
+    def seconds(self) -> int:
+        """Whole seconds in all parts together."""
+        return sum(part.seconds for part in self.parts)
+
+
 @dataclass
 class _Cell:
     count: int = 0
@@ -72,6 +103,7 @@ class _Cell:
     ok: HdrHistogram | None = None
     failed: HdrHistogram | None = None
     errors: dict[str, int] = field(default_factory=dict)
+    traces: list[TracedRequest] = field(default_factory=list)
 
     def add(self, line: SampleLine) -> None:
         self.count += line.count
@@ -80,6 +112,7 @@ class _Cell:
         self.late += line.late
         for kind, n in line.errors.items():
             self.errors[kind] = self.errors.get(kind, 0) + n
+        self.traces.extend(line.traces)
         # Decoded once here: windows are merged many times (verdicts, recovery search).
         if line.ok:
             self.ok = self.ok or new_histogram()
@@ -102,6 +135,7 @@ class WindowStats:
     ok: HdrHistogram = field(repr=False)
     failed: HdrHistogram = field(repr=False)
     errors: dict[str, int] = field(default_factory=dict)  # failures by kind: '503', 'ReadTimeout'
+    traces: tuple[TracedRequest, ...] = ()  # the slowest traced requests, slowest first
 
     @property
     def seconds(self) -> int:
@@ -220,6 +254,7 @@ class SampleSet:
             total.late += cell.late
             for kind, n in cell.errors.items():
                 total.errors[kind] = total.errors.get(kind, 0) + n
+            total.traces.extend(cell.traces)
             if cell.ok is not None:
                 ok.add(cell.ok)
             if cell.failed is not None:
@@ -234,7 +269,18 @@ class SampleSet:
             ok,
             failed,
             total.errors,
+            tuple(slowest(total.traces, MAX_WINDOW_TRACES)),
         )
+
+    def trace_ids(self, journey: str, window: Window | None = None) -> list[str]:
+        """Every traced request's trace id of `journey` in `window` (default: the whole run)."""
+        window = window or self.span or Window("run", 0.0, 0.0)
+        return [
+            t.trace_id
+            for second, cell in self._cells.get(journey, {}).items()
+            if window.contains(second)
+            for t in cell.traces
+        ]
 
     def per_second(self, journey: str) -> Iterator[WindowStats]:
         """One WindowStats per second that has samples for `journey` (for plots)."""

@@ -80,3 +80,16 @@ def spawn_uvicorn(
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+def gameday(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the `gameday` CLI as a user would (this checkout on PYTHONPATH), in `cwd`."""
+    return subprocess.run(
+        [sys.executable, "-m", "chaos.cli", *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=timeout,
+    )

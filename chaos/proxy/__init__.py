@@ -1,7 +1,7 @@
 """The embedded Toxiproxy-compatible fault proxy (a drop-in for Toxiproxy v2.12.0).
 
 Run it with `gameday proxy`, or from Python with `serve_in_thread()` / `spawn_subprocess()`;
-drive it with any Toxiproxy client (the suite uses `chaos.toxiproxy.ToxiproxyClient`).
+drive it with any Toxiproxy client (the suite uses `chaos.proxy.client.ToxiproxyClient`).
 
 Names are imported on first use, so `gameday proxy --help` does not load the server.
 """

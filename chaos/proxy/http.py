@@ -15,6 +15,7 @@ import logging
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Final
 
 import h11
@@ -64,6 +65,39 @@ def plain(status: int, text: str) -> Response:
         (text + "\n").encode(),
         [("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")],
     )
+
+
+# Reason phrases as Go's net/http.StatusText writes them (Toxiproxy's status lines), for every
+# status this server sends; Python's own phrases differ for some (413 is "Content Too Large"
+# since 3.13).
+_REASONS: Final = {
+    100: "Continue",
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    304: "Not Modified",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    409: "Conflict",
+    413: "Request Entity Too Large",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def reason(status: int) -> bytes:
+    """The reason phrase of a status line: Go's wording, else Python's, else none."""
+    text = _REASONS.get(status)
+    if text is None:
+        try:
+            text = HTTPStatus(status).phrase
+        except ValueError:
+            text = ""
+    return text.encode("ascii")
 
 
 _PROTOCOL_ERRORS: Final = {
@@ -191,7 +225,12 @@ class HttpServer:
                     raise _Refused(413)
                 if conn.they_are_waiting_for_100_continue:
                     writer.write(
-                        conn.send(h11.InformationalResponse(status_code=100, headers=[])) or b""
+                        conn.send(
+                            h11.InformationalResponse(
+                                status_code=100, headers=[], reason=reason(100)
+                            )
+                        )
+                        or b""
                     )
             elif isinstance(event, h11.Data):
                 body += event.data
@@ -213,7 +252,10 @@ class HttpServer:
         if response.status >= 400 and response.status in _PROTOCOL_ERRORS:
             headers.append((b"Connection", b"close"))
         try:
-            out = conn.send(h11.Response(status_code=response.status, headers=headers)) or b""
+            start = h11.Response(
+                status_code=response.status, headers=headers, reason=reason(response.status)
+            )
+            out = conn.send(start) or b""
             if response.body and method != b"HEAD" and response.status not in (204, 304):
                 out += conn.send(h11.Data(data=response.body)) or b""
             out += conn.send(h11.EndOfMessage()) or b""

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
+from chaos.proxy import arrival
 from chaos.proxy.channel import Channel, Chunk, Item, Sink, Waiter, now
 from chaos.proxy.endpoint import SPLICE_FLAGS, Endpoint, Pipe, PipePool
 from chaos.proxy.stages import Stage
@@ -135,6 +136,9 @@ class Link:
         self._splice_on = shared.pipes is not None
         self._pipe: Pipe | None = None
         self._reader_cb = self._on_readable  # one bound method, so re-registering is a no-op
+        self._reading = False
+        self._reading_since = 0.0  # data cannot have been read before this (monotonic)
+        self._stamped = False  # the kernel stamps arrivals on the source (chain mode)
         dest.on_drain = self._on_dest_drain
 
     @property
@@ -157,6 +161,9 @@ class Link:
             want = not self.head.full()
             if not want:
                 self.head.writer = self
+        if want and not self._reading:
+            self._reading_since = now()
+        self._reading = want
         self.source.set_reader(self._reader_cb if want else None)
 
     def ready(self) -> None:
@@ -168,7 +175,13 @@ class Link:
             self._splice()
             return
         try:
-            data = self.source.sock.recv(READ_SIZE)
+            stamp: float | None = None
+            if self._stamped:
+                data, stamp = arrival.receive(
+                    self.source.sock, READ_SIZE, earliest=self._reading_since
+                )
+            else:
+                data = self.source.sock.recv(READ_SIZE)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
@@ -183,7 +196,8 @@ class Link:
             if self.dest.paused:
                 self._update_reading()
             return
-        stamp = now()
+        if stamp is None:
+            stamp = now()
         view = memoryview(data)
         for offset in range(0, len(data), CHUNK_SIZE):
             self.head.push(Chunk(view[offset : offset + CHUNK_SIZE], stamp))
@@ -318,6 +332,9 @@ class Link:
             self.head = DeliveryChannel(HEAD_CAPACITY, self)
             self.deliver = Stage(self, None, self.head, Channel(0))
             self.deliver.start()
+            # Toxics count from when data arrived, but never from before they existed.
+            self._stamped = arrival.enable(self.source.sock)
+            self._reading_since = now()
             self._update_reading()
         return self.deliver
 
@@ -334,6 +351,9 @@ class Link:
             return False
         self.head = None
         self.deliver = None
+        if self._stamped:
+            arrival.disable(self.source.sock)
+            self._stamped = False
         self._update_reading()
         return True
 

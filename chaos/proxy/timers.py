@@ -3,8 +3,16 @@
 Event-loop timers have millisecond granularity (uvloop rounds delays to ms against a clock
 cached once per iteration), which makes a 50 ms latency toxic 0.3-1 ms late at the median and
 worse at p99. On Linux the proxy arms one timerfd (CLOCK_MONOTONIC, absolute) for the earliest
-deadline and lets the loop watch it, so waking is as precise as the kernel's hrtimers without
-spinning. Elsewhere it falls back to `loop.call_later`.
+deadline and lets the loop watch it, so the kernel's hrtimers fire it. Elsewhere it falls back
+to `loop.call_later`.
+
+A process idle for a while is not running when its timer fires: the kernel must wake it, and
+on a shared machine (or a VM) that takes tens of µs to milliseconds. So the timerfd is armed a
+little *before* the deadline — by `lead`, learnt from how late recent wake-ups came (it grows
+at once with a late one and shrinks slowly, so it tracks an upper quantile; at most 1 ms) — and
+the last stretch is covered by running the loop without sleeping (other connections are
+served meanwhile) until the deadline. When wake-ups are prompt the lead, and the CPU spent
+waiting, shrink towards zero.
 """
 
 from __future__ import annotations
@@ -23,6 +31,11 @@ _CLOCK_MONOTONIC: Final = 1
 _TFD_NONBLOCK: Final = os.O_NONBLOCK
 _TFD_CLOEXEC: Final = os.O_CLOEXEC
 _TFD_TIMER_ABSTIME: Final = 1
+LEAD_MAX: Final = 0.001  # never wake more than this before a deadline
+_LEAD_UP: Final = 0.3  # how fast the lead follows a later wake-up than expected
+_LEAD_DOWN: Final = 0.02  # ... and an earlier one
+SPIN_SHARE: Final = 0.05  # at most this share of the time goes to waiting awake, on average
+SPIN_BURST: Final = 0.01  # ... with bursts of up to this many seconds
 
 
 class _Timespec(ctypes.Structure):
@@ -86,7 +99,13 @@ class Timers:
         self._loop = loop
         self._heap: list[Timer] = []
         self._dead = 0  # cancelled entries still in the heap
-        self._armed: float | None = None
+        self._armed: float | None = None  # the deadline the timerfd is armed for
+        self._fire_at: float | None = None  # when it is set to fire (the deadline - lead)
+        self._lead = 0.0
+        self._spinning = False
+        self._spin_last = 0.0  # when the loop last passed through _spin
+        self._budget = SPIN_BURST  # seconds of awake waiting allowed now (a token bucket)
+        self._budget_at = time.monotonic()
         self._fd: int | None = None
         self._libc = _libc() if precise else None
         if self._libc is not None:
@@ -107,8 +126,8 @@ class Timers:
             timer.handle = self._loop.call_later(max(0.0, deadline - time.monotonic()), timer.fire)
             return timer
         heapq.heappush(self._heap, timer)
-        if self._armed is None or deadline < self._armed:
-            self._arm(deadline)
+        if self._heap[0] is timer:
+            self._plan()
         return timer
 
     def cancelled(self) -> None:
@@ -123,21 +142,60 @@ class Timers:
             heapq.heapify(self._heap)
             self._dead = 0
 
-    def _arm(self, deadline: float) -> None:
+    @property
+    def lead(self) -> float:
+        """How long before a deadline the timerfd fires now (seconds)."""
+        return self._lead
+
+    def _arm(self, deadline: float, lead: float = 0.0) -> None:
         assert self._fd is not None and self._libc is not None
-        deadline = max(deadline, 1e-6)  # an all-zero value would disarm
-        seconds = int(deadline)
-        spec = _Itimerspec(_Timespec(0, 0), _Timespec(seconds, int((deadline - seconds) * 1e9)))
+        fire = max(deadline - lead, 1e-6)  # an all-zero value would disarm
+        seconds = int(fire)
+        spec = _Itimerspec(_Timespec(0, 0), _Timespec(seconds, int((fire - seconds) * 1e9)))
         if self._libc.timerfd_settime(self._fd, _TFD_TIMER_ABSTIME, ctypes.byref(spec), None) == 0:
-            self._armed = deadline
+            self._armed, self._fire_at = deadline, fire
         else:  # should not happen; never lose a deadline
             self._loop.call_later(max(0.0, deadline - time.monotonic()), self._expired)
+
+    def _plan(self) -> None:
+        """Arm the timerfd for the earliest deadline, or spin if it is due within the lead."""
+        heap = self._heap
+        if not heap:
+            return
+        top = heap[0].deadline
+        now = time.monotonic()
+        self._budget = min(SPIN_BURST, self._budget + (now - self._budget_at) * SPIN_SHARE)
+        self._budget_at = now
+        if top - now <= self._lead and self._budget > 0:
+            if not self._spinning:  # keep the loop awake until then; others are served
+                self._spinning = True
+                self._spin_last = now
+                self._loop.call_soon(self._spin)
+        elif self._armed is None or self._armed <= now or top < self._armed:
+            # Out of budget (deadlines back to back under heavy traffic): sleep until the
+            # deadline itself; a busy loop wakes promptly anyway.
+            self._arm(top, lead=self._lead if self._budget > 0 else 0.0)
 
     def _expired(self) -> None:
         if self._fd is not None:
             with contextlib.suppress(BlockingIOError, InterruptedError):
                 os.read(self._fd, 8)
-        self._armed = None
+        if self._fire_at is not None:
+            late = time.monotonic() - self._fire_at
+            if late >= 0:  # (a re-armed timerfd may report an expiry of the old setting)
+                rate = _LEAD_UP if late > self._lead else _LEAD_DOWN
+                self._lead = min(LEAD_MAX, self._lead + rate * (late - self._lead))
+        self._armed = self._fire_at = None
+        self._run_due()
+
+    def _spin(self) -> None:
+        now = time.monotonic()
+        self._budget -= now - self._spin_last
+        self._spin_last = now
+        self._spinning = False
+        self._run_due()
+
+    def _run_due(self) -> None:
         heap = self._heap
         now = time.monotonic()
         while heap and (heap[0].callback is None or heap[0].deadline <= now):
@@ -145,8 +203,7 @@ class Timers:
             if timer.callback is None:
                 self._dead = max(0, self._dead - 1)
             timer.fire()
-        if heap:
-            self._arm(heap[0].deadline)
+        self._plan()
 
     @property
     def pending(self) -> int:

@@ -14,7 +14,7 @@ import time
 from chaos.errors import RuntimeFailure
 from chaos.net import LOOPBACK
 from chaos.runtime.process import Child, tail
-from chaos.topology import ProcessPlan
+from chaos.system.topology import ProcessPlan
 
 TCP = "tcp"
 

@@ -32,8 +32,8 @@ from chaos.runtime.state import (
 )
 from chaos.runtime.system import RunningSystem, default_run_dir, start_system
 from chaos.runtime.table import render
-from chaos.system import SystemSpec
-from chaos.topology import start_waves
+from chaos.system.model import SystemSpec
+from chaos.system.topology import start_waves
 
 
 @dataclass(frozen=True, kw_only=True)

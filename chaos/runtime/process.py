@@ -1,4 +1,4 @@
-"""One child process in its own process group, and what /proc says about processes.
+"""One child process of a system, in its own process group (its own session).
 
     child = Child(plan)
     child.spawn(env, cwd=root)          # own session: signals reach the whole group
@@ -7,6 +7,7 @@
 
 `start_time` (clock ticks since boot, /proc/PID/stat field 22) is recorded with every PID so
 that a later `gameday down` never signals a PID the kernel has since given to someone else.
+The /proc helpers live in `chaos.procfs` (re-exported here).
 """
 
 from __future__ import annotations
@@ -16,101 +17,34 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from chaos.errors import RuntimeFailure
-from chaos.topology import ProcessPlan
+from chaos.procfs import (
+    all_pids,
+    group_members,
+    is_running,
+    kill_group,
+    pids_with_env,
+    process_group,
+    start_time,
+    stop_groups,
+)
+from chaos.system.topology import ProcessPlan
 
-_POLL = 0.02
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # comm (field 2) is in parentheses and may hold spaces: split after the last ')'
-    return [
-        str(pid),
-        raw[raw.index("(") + 1 : raw.rindex(")")],
-        *raw[raw.rindex(")") + 2 :].split(),
-    ]
-
-
-def start_time(pid: int) -> int | None:
-    """When `pid` started (clock ticks since boot), None when it does not exist."""
-    fields = _stat_fields(pid)
-    return int(fields[21]) if fields else None
-
-
-def process_group(pid: int) -> int | None:
-    """The process group of `pid`, None when it does not exist."""
-    fields = _stat_fields(pid)
-    return int(fields[4]) if fields else None
-
-
-def is_running(pid: int, started: int | None = None) -> bool:
-    """True when `pid` exists, is not a zombie and (if given) started at `started`."""
-    fields = _stat_fields(pid)
-    if fields is None or fields[2] in ("Z", "X"):
-        return False
-    return started is None or int(fields[21]) == started
-
-
-def all_pids() -> Iterator[int]:
-    """Every PID in /proc."""
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            yield int(entry.name)
-
-
-def group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes whose process group is `pgid`."""
-    members = []
-    for pid in all_pids():
-        fields = _stat_fields(pid)
-        if fields and fields[4] == str(pgid) and fields[2] not in ("Z", "X"):
-            members.append(pid)
-    return members
-
-
-def pids_with_env(name: str, value: str) -> list[int]:
-    """Live processes whose environment holds `name=value` (ours only: others are unreadable)."""
-    wanted = f"{name}={value}".encode()
-    found = []
-    for pid in all_pids():
-        try:
-            environ = Path(f"/proc/{pid}/environ").read_bytes()
-        except OSError:
-            continue
-        if wanted in environ.split(b"\0") and is_running(pid):
-            found.append(pid)
-    return found
-
-
-def kill_group(pgid: int, sig: int) -> None:
-    """Send `sig` to a process group; a group that is gone is fine."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-def stop_groups(pgids: list[int], grace: float) -> list[int]:
-    """SIGTERM (+SIGCONT) each group, SIGKILL what is left after `grace`; the PIDs surviving."""
-    for pgid in pgids:
-        kill_group(pgid, signal.SIGTERM)
-        kill_group(pgid, signal.SIGCONT)  # a stopped process handles SIGTERM only once resumed
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(group_members(g) for g in pgids):
-        time.sleep(_POLL)
-    for pgid in pgids:
-        kill_group(pgid, signal.SIGKILL)
-    deadline = time.monotonic() + 5.0
-    left = [pid for g in pgids for pid in group_members(g)]
-    while left and time.monotonic() < deadline:
-        time.sleep(_POLL)
-        left = [pid for g in pgids for pid in group_members(g)]
-    return left
+__all__ = [
+    "Child",
+    "all_pids",
+    "group_members",
+    "is_running",
+    "kill_group",
+    "pids_with_env",
+    "process_group",
+    "start_time",
+    "stop_groups",
+    "tail",
+]
 
 
 def tail(path: str | os.PathLike[str], lines: int = 20) -> str:

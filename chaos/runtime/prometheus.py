@@ -1,16 +1,23 @@
 """Prometheus for a run: the file_sd targets file, a scrape config, and the process to run.
 
     <run dir>/prometheus/targets.json     file_sd groups, one per replica serving /metrics
-    <run dir>/prometheus/prometheus.yml   scrapes them every second (refreshes the file too)
+    <run dir>/prometheus/extra/*.json     more file_sd groups (e.g. the experiment's exporter)
+    <run dir>/prometheus/prometheus.yml   scrapes them every second (refreshes the files too)
     <run dir>/prometheus/data/            its TSDB
 
 A real Prometheus is started only when asked (`gameday up --prometheus`) and found on PATH.
+It runs in the *game-day profile*: scrapes and rule evaluations every second, exemplar
+storage on (`--enable-feature=exemplar-storage`: the trace ids the services attach to their
+histogram buckets are kept and served by /api/v1/query_exemplars), and the rule files of
+`dashboards/rules/gameday/` in the system's project root when there are some — the SLO and
+cause alerts with every window scaled down 120 times (docs/dashboards.md).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +25,7 @@ import yaml
 
 from chaos.errors import RuntimeFailure
 from chaos.net import LOOPBACK
-from chaos.topology import ProcessPlan
+from chaos.system.topology import ProcessPlan
 
 NAME = "gameday-prometheus"
 INSTALL_HINT = (
@@ -42,18 +49,39 @@ def write_targets(run_dir: Path, groups: list[dict[str, Any]]) -> Path:
     return path
 
 
-def render_config(targets_file: Path, interval_s: float = 1.0) -> str:
-    """A prometheus.yml scraping the file_sd targets every `interval_s` seconds."""
+GAMEDAY_RULES = Path("dashboards") / "rules" / "gameday"
+EXEMPLARS = "--enable-feature=exemplar-storage"
+
+
+def extra_targets_dir(run_dir: Path) -> Path:
+    """Where other file_sd groups of a run go (one JSON file each; watched by Prometheus)."""
+    return run_dir / "prometheus" / "extra"
+
+
+def game_day_rules(project_root: Path) -> list[Path]:
+    """The game-day rule files of a project (`dashboards/rules/gameday/*.rules.yml`), if any."""
+    return sorted((project_root / GAMEDAY_RULES).glob("*.rules.yml"))
+
+
+def render_config(
+    targets_file: Path, interval_s: float = 1.0, rule_files: Sequence[Path] = ()
+) -> str:
+    """A prometheus.yml scraping the file_sd targets and evaluating rules every `interval_s`."""
     every = f"{int(interval_s * 1000)}ms"
-    config = {
+    extra = targets_file.parent / "extra" / "*.json"
+    config: dict[str, Any] = {
         "global": {"scrape_interval": every, "scrape_timeout": every, "evaluation_interval": every},
         "scrape_configs": [
             {
                 "job_name": "gameday",
-                "file_sd_configs": [{"files": [str(targets_file)], "refresh_interval": "5s"}],
+                "file_sd_configs": [
+                    {"files": [str(targets_file), str(extra)], "refresh_interval": "1s"}
+                ],
             }
         ],
     }
+    if rule_files:
+        config["rule_files"] = [str(path) for path in rule_files]
     return yaml.safe_dump(config, sort_keys=False)
 
 
@@ -65,12 +93,13 @@ def find_binary() -> str:
     return found
 
 
-def plan(binary: str, run_dir: Path, port: int) -> ProcessPlan:
+def plan(binary: str, run_dir: Path, port: int, rules: Sequence[Path] = ()) -> ProcessPlan:
     """The Prometheus process: config and data in the run directory, bound to loopback."""
     folder = run_dir / "prometheus"
     folder.mkdir(parents=True, exist_ok=True)
+    extra_targets_dir(run_dir).mkdir(exist_ok=True)
     config = folder / "prometheus.yml"
-    config.write_text(render_config(targets_path(run_dir)))
+    config.write_text(render_config(targets_path(run_dir), rule_files=rules))
     return ProcessPlan(
         service=NAME,
         replica=0,
@@ -81,6 +110,7 @@ def plan(binary: str, run_dir: Path, port: int) -> ProcessPlan:
             f"--config.file={config}",
             f"--storage.tsdb.path={folder / 'data'}",
             f"--web.listen-address={LOOPBACK}:{port}",
+            EXEMPLARS,
             "--log.level=warn",
         ),
         env={"GAMEDAY_RUN_DIR": str(run_dir)},

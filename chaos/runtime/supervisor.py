@@ -120,7 +120,9 @@ class Supervisor:
 
     def tick(self) -> None:
         """One pass over every replica."""
-        for replica in self.replicas:
+        with self.lock:
+            replicas = list(self.replicas)  # scaling adds and removes replicas meanwhile
+        for replica in replicas:
             if self._stop.is_set():
                 return
             with self.lock:
@@ -214,6 +216,19 @@ class Supervisor:
         with self.lock:
             self._set(replica, RUNNING)
             replica.ready_since = self.clock()
+
+    def adopt(self, replica: Replica) -> None:
+        """Watch a replica added while the system runs (spawned and ready)."""
+        with self.lock:
+            self.replicas.append(replica)
+            self._set(replica, RUNNING)
+            replica.ready_since = self.clock()
+
+    def forget(self, replica: Replica) -> None:
+        """Stop watching a replica that is being removed (it will not be restarted)."""
+        with self.lock:
+            if replica in self.replicas:
+                self.replicas.remove(replica)
 
     def kill(self, replica: Replica, *, restart: bool) -> None:
         """SIGKILL the process group; restart it with backoff, or keep it down."""

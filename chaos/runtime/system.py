@@ -28,18 +28,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chaos import watchdog
 from chaos.errors import ConfigInvalid, RuntimeFailure
 from chaos.net import LOOPBACK, free_port
+from chaos.proxy.client import ProxySpec, ToxiproxyClient
 from chaos.runtime import prometheus as prom
+from chaos.runtime.autoscaler import Autoscaler
+from chaos.runtime.control import ControlServer
 from chaos.runtime.events import Event, EventLog
 from chaos.runtime.health import describe, probe, wait_ready
 from chaos.runtime.process import Child, stop_groups, tail
+from chaos.runtime.registry import Registry
+from chaos.runtime.scaler import Scaler
+from chaos.runtime.secret import SECRET_ENV, new_secret
 from chaos.runtime.supervisor import BACKOFF, PAUSED, RUNNING, STOPPED, Backoff, Replica, Supervisor
-from chaos.system import SystemSpec, load_system
-from chaos.topology import ProcessPlan, Topology, file_sd_targets, resolve_topology
-from chaos.toxiproxy import ProxySpec, ToxiproxyClient
+from chaos.system.model import SystemSpec, load_system
+from chaos.system.topology import ProcessPlan, Topology, file_sd_targets, resolve_topology
 
 PROXY_NAME = "gameday-proxy"
+REGISTRY_ENV = "GAMEDAY_REGISTRY_URL"
 RUNS_ROOT = Path(".gameday") / "runs"
 
 
@@ -154,14 +161,29 @@ class RunningSystem:
         backoff: Backoff,
         ready_timeout: float,
         stop_timeout: float,
+        ports: PortAllocator | None = None,
+        autoscale: bool = True,
     ) -> None:
         self.spec = spec
         self.topology = topology
+        self.ports = ports or PortAllocator()
+        self.registry = Registry(topology)
+        self.scaler = Scaler(self)
+        self.control = ControlServer(self.ports(), self.registry, self)
         self.run_dir = Path(topology.run_dir)
         self.ready_timeout = ready_timeout
         self.stop_timeout = stop_timeout
         self.events = EventLog(self.run_dir / "events.jsonl")
         self.env = base_env(topology.root)
+        self._secret = new_secret(self.run_dir)  # services only: see chaos/runtime/secret.py
+        # Should this process die (even by SIGKILL), the watchdog stops every process of
+        # the run: each one carries GAMEDAY_RUN_DIR, and each group is registered at spawn.
+        self.watchdog = watchdog.current()
+        self._watched: dict[tuple[str, int], str] = {
+            ("", -1): self.watchdog.watch_env(
+                "GAMEDAY_RUN_DIR", str(self.run_dir), log=str(self.run_dir / "watchdog.log")
+            )
+        }
         proxy = next(p for p in extras if p.service == PROXY_NAME)
         self.toxiproxy = ToxiproxyClient(proxy.url)
         self._replicas: dict[tuple[str, int], Replica] = {}
@@ -176,6 +198,8 @@ class RunningSystem:
             ready_timeout=ready_timeout,
         )
         self.prometheus_url = next((p.url for p in extras if p.service == prom.NAME), None)
+        self._extra_plans = list(extras)
+        self.autoscaler = Autoscaler(self, enabled=autoscale)
 
     def __repr__(self) -> str:
         return f"RunningSystem({self.topology.system!r}, run_dir={str(self.run_dir)!r})"
@@ -195,6 +219,11 @@ class RunningSystem:
         return [p.url for p in self.topology.proxies if p.caller == caller and p.callee == callee]
 
     @property
+    def control_url(self) -> str:
+        """Base URL of the runtime's registry and control endpoint (GAMEDAY_REGISTRY_URL)."""
+        return self.control.url
+
+    @property
     def toxiproxy_url(self) -> str:
         """Base URL of the fault proxy's API."""
         return self.toxiproxy.url
@@ -207,6 +236,57 @@ class RunningSystem:
             self.topology.process(service, replica)  # raises ConfigInvalid naming the choices
             raise ConfigInvalid(f"no process {service}/{replica}")
         return found
+
+    def replicas(self, service: str) -> int:
+        """How many replicas of `service` run now."""
+        return len(self.topology.replicas(service))
+
+    def scale(self, service: str, replicas: int) -> dict[str, Any]:
+        """Run `replicas` replicas of `service` from now on (see chaos.runtime.scaler)."""
+        return self.scaler.scale(service, replicas)
+
+    def record(self, service: str, replica: int) -> Replica:
+        """The supervisor's record of one process."""
+        return self._replica(service, replica)
+
+    def adopt(self, record: Replica) -> None:
+        """Supervise a replica added by scaling (spawned and ready)."""
+        plan = record.child.plan
+        with self.supervisor.lock:
+            self._replicas[plan.service, plan.replica] = record
+        self.supervisor.adopt(record)
+
+    def forget(self, record: Replica) -> None:
+        """Drop a replica removed by scaling (already stopped)."""
+        plan = record.child.plan
+        with self.supervisor.lock:
+            self._replicas.pop((plan.service, plan.replica), None)
+
+    def apply_topology(self, topology: Topology) -> int:
+        """Run with `topology` from now on: callers' plans, files, the registry; its version."""
+        with self.supervisor.lock:
+            for plan in topology.processes:
+                record = self._replicas.get((plan.service, plan.replica))
+                if record is not None:
+                    record.child.plan = plan  # a restart gets the current <DEP>_URLS
+            self.topology = topology
+        self._write_files()
+        return self.registry.update(topology)
+
+    def _write_files(self) -> None:
+        (self.run_dir / "topology.json").write_text(
+            json.dumps(
+                {
+                    **self.topology.to_json(),
+                    "toxiproxy": self.toxiproxy_url,
+                    "prometheus": self.prometheus_url,
+                    "control": self.control_url,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+        prom.write_targets(self.run_dir, file_sd_targets(self.topology, self._extra_plans))
 
     def pid(self, service: str, replica: int = 0) -> int | None:
         """PID (and process group) of a replica's current life; None while it is down."""
@@ -305,6 +385,8 @@ class RunningSystem:
             "run_dir": str(self.run_dir),
             "toxiproxy": self.toxiproxy_url,
             "prometheus": self.prometheus_url,
+            "control": self.control_url,
+            "watchdog": self.watchdog.pid,
             "processes": [vars(row) for row in self.status()],
             "proxies": [
                 {"name": p.name, "listen": p.listen, "upstream": p.upstream, "url": p.url}
@@ -314,8 +396,21 @@ class RunningSystem:
 
     # -- life cycle ---------------------------------------------------------------------------
 
-    def _spawn(self, child: Child) -> int:
-        return child.spawn({**self.env, **child.plan.env}, cwd=self.topology.root)
+    def spawn(self, child: Child) -> int:
+        """Start one process with the run's environment (and the registry's address); the
+        watchdog is told its process group, so it goes even if this process dies."""
+        env = {**self.env, **child.plan.env, REGISTRY_ENV: self.control_url}
+        if not child.plan.infrastructure:
+            env[SECRET_ENV] = self._secret
+        pid = child.spawn(env, cwd=self.topology.root)
+        key = (child.plan.service, child.plan.replica)
+        previous = self._watched.get(key)
+        self._watched[key] = self.watchdog.watch_group(pid, child.started)
+        if previous is not None:
+            self.watchdog.forget(previous)
+        return pid
+
+    _spawn = spawn
 
     def _populate(self) -> None:
         self.toxiproxy.populate(
@@ -323,6 +418,7 @@ class RunningSystem:
         )
 
     def _boot(self) -> None:
+        self.control.start()
         system = self._system_replicas()
         waves = [
             [r for r in system if r.child.plan.service in names] for names in self.topology.waves
@@ -340,6 +436,7 @@ class RunningSystem:
                 self.supervisor.mark_started(record)
                 self.events.emit("ready", *_who(record), pid=record.child.pid)
         self.supervisor.start()
+        self.autoscaler.start()
 
     def _extras(self) -> list[ProcessPlan]:
         keys = {(p.service, p.replica) for p in self.topology.processes}
@@ -350,6 +447,7 @@ class RunningSystem:
 
     def close(self) -> None:
         """Stop everything: services (callers first), gameday's own processes, infrastructure."""
+        self.autoscaler.stop()
         self.supervisor.stop()
         services = self._system_replicas()
         batches: list[list[Replica]] = [
@@ -372,8 +470,11 @@ class RunningSystem:
                 record.child.reap()
                 if record.state != STOPPED:
                     self.supervisor.stopped(record)
+        self.control.stop()
         if survivors:
             raise RuntimeFailure(f"processes {survivors} survived SIGKILL; check them with ps")
+        self.watchdog.forget(*self._watched.values())
+        self._watched.clear()
 
 
 def _who(record: Replica) -> tuple[str, int]:
@@ -392,13 +493,15 @@ def start_system(
     backoff: Backoff | None = None,
     on_event: Callable[[Event], None] | None = None,
     on_start: Callable[[RunningSystem], None] | None = None,
+    autoscale: bool = True,
 ) -> Iterator[RunningSystem]:
     """Start every process of a system, yield it running, stop everything on exit.
 
     `system` is a system-file path or a loaded SystemSpec; `run_dir` defaults to
     `.gameday/runs/<system>-<time>-<pid>`; `replicas` overrides replica counts. `on_start`
     gets the RunningSystem before the first process starts and `on_event` every event (both
-    feed the state file of `gameday up`).
+    feed the state file of `gameday up`). `autoscale=False` leaves the system file's
+    `autoscale:` policies off (replica counts change only when asked).
     """
     spec = system if isinstance(system, SystemSpec) else load_system(os.fspath(system))
     prometheus_binary = prom.find_binary() if prometheus else None
@@ -411,7 +514,8 @@ def start_system(
     run.mkdir(parents=True, exist_ok=True)
     extras = [proxy_plan(run, ports())]
     if prometheus_binary is not None:
-        extras.append(prom.plan(prometheus_binary, run, ports()))
+        rules = prom.game_day_rules(Path(spec.root))
+        extras.append(prom.plan(prometheus_binary, run, ports(), rules=rules))
     running = RunningSystem(
         spec,
         topology,
@@ -419,19 +523,10 @@ def start_system(
         backoff=backoff or Backoff(),
         ready_timeout=ready_timeout,
         stop_timeout=stop_timeout,
+        ports=ports,
+        autoscale=autoscale,
     )
-    (run / "topology.json").write_text(
-        json.dumps(
-            {
-                **topology.to_json(),
-                "toxiproxy": running.toxiproxy_url,
-                "prometheus": running.prometheus_url,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
-    prom.write_targets(run, file_sd_targets(topology, extras))
+    running._write_files()
     if on_event is not None:
         running.events.listeners.append(on_event)
     try:

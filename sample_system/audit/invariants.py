@@ -1,152 +1,417 @@
-"""The shop's invariants, checked over what the services report (pure functions over data).
+"""The shop's invariants, one registered check each (pure functions over a `View`).
 
-- every confirmed order has exactly one captured charge, of its total, and one committed
-  reservation, of its items;
-- no failed order has a captured charge (refunded is fine), and no committed reservation or
-  captured charge belongs to an order that is neither confirmed nor still pending;
-- stock is conserved: for each product, initial = available + held + committed;
-- every confirmed order has exactly one notification, and only confirmed orders have one.
+    violations = check(snapshot, now=time.time())          # [] when every invariant holds
+    [i.id for i in INVARIANTS]                             # the stable ids, in docs order
+
+Each invariant has a stable id, the kind of entity its violations name, and the statement
+docs/sample-system.md lists. A check yields `(entity id, detail)` per violation. Counts are
+taken over every row (`view.py` keeps rows in lists), so "exactly one" means one row, and a
+second row for the same id is a violation, not an overwrite. The checks are written so that
+one planted break violates exactly one invariant (tests/sample_system/audit proves it for each).
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from sample_system.audit.snapshot import OrderRow, Snapshot
+from sample_system.audit.view import View, grouped
+
+Found = Iterator[tuple[str, str]]  # (entity id, detail)
+Check = Callable[[View], Found]
+
+
+@dataclass(frozen=True)
+class Entity:
+    """What a violation is about: an order, a charge, a product ..."""
+
+    kind: str
+    id: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.id}"
 
 
 @dataclass(frozen=True)
 class Violation:
-    """One broken invariant, about one order or product."""
+    """One broken invariant about one entity."""
 
     invariant: str
-    subject: str  # "order <id>" or "product <id>"
+    entity: Entity
     detail: str
 
-    def as_dict(self) -> dict[str, str]:
-        """The violation as JSON-ready data."""
-        return asdict(self)
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready: {"invariant", "entity": {"kind", "id"}, "detail"}."""
+        entity = {"kind": self.entity.kind, "id": self.entity.id}
+        return {"invariant": self.invariant, "entity": entity, "detail": self.detail}
 
 
-@dataclass
-class Snapshot:
-    """What the audit read from each service's admin API."""
+@dataclass(frozen=True)
+class Invariant:
+    """A rule the shop's data must obey, and its check."""
 
-    orders: list[dict[str, Any]]
-    charges: list[dict[str, Any]]
-    reservations: list[dict[str, Any]]
-    stock: list[dict[str, Any]]
-    notifications: list[dict[str, Any]]
-    problems: list[str] = field(default_factory=list)
-
-    def pending(self) -> list[str]:
-        """Ids of orders whose checkout has not finished yet."""
-        return [o["order_id"] for o in self.orders if o["state"] == "pending"]
+    id: str
+    entity: str
+    statement: str
+    check: Check
 
 
-def _items(items: list[dict[str, Any]]) -> list[tuple[int, int]]:
-    return sorted((int(i["product_id"]), int(i["quantity"])) for i in items)
+INVARIANTS: list[Invariant] = []
 
 
-def check(snapshot: Snapshot) -> list[Violation]:
-    """Every violation in the snapshot."""
+def invariant(id: str, entity: str, statement: str) -> Callable[[Check], Check]:
+    """Register the decorated check as invariant `id` about entities of kind `entity`."""
+
+    def register(check: Check) -> Check:
+        INVARIANTS.append(Invariant(id, entity, " ".join(statement.split()), check))
+        return check
+
+    return register
+
+
+def check(snapshot: Snapshot, *, now: float, grace: float = 0.0) -> list[Violation]:
+    """Every violation in the snapshot, invariant by invariant."""
+    view = View(snapshot, now=now, grace=grace)
     return [
-        *_orders_against_payments(snapshot),
-        *_orders_against_inventory(snapshot),
-        *_stock_conserved(snapshot),
-        *_notifications(snapshot),
+        Violation(rule.id, Entity(rule.entity, entity_id), detail)
+        for rule in INVARIANTS
+        for entity_id, detail in rule.check(view)
     ]
 
 
-def _orders_against_payments(snapshot: Snapshot) -> list[Violation]:
-    found: list[Violation] = []
-    orders = {o["order_id"]: o for o in snapshot.orders}
-    charges = {c["order_id"]: c for c in snapshot.charges}
-    for order_id, order in orders.items():
-        charge = charges.get(order_id)
-        subject = f"order {order_id}"
-        if order["state"] == "confirmed":
-            if charge is None or charge["state"] != "captured":
-                state = "no charge" if charge is None else f"a {charge['state']} charge"
-                found.append(Violation("confirmed_has_one_captured_charge", subject, state))
-            elif charge["amount_cents"] != order["total_cents"]:
-                detail = f"charged {charge['amount_cents']}, total {order['total_cents']}"
-                found.append(Violation("charge_matches_order_total", subject, detail))
-        elif order["state"] == "failed" and charge is not None and charge["state"] == "captured":
-            found.append(
-                Violation("failed_has_no_captured_charge", subject, "captured, not refunded")
-            )
-    for order_id, charge in charges.items():
-        if charge["state"] == "captured" and order_id not in orders:
-            found.append(
-                Violation("captured_charge_has_order", f"order {order_id}", "no such order")
-            )
-    return found
+class _Stated(Protocol):
+    @property
+    def state(self) -> str: ...
 
 
-def _orders_against_inventory(snapshot: Snapshot) -> list[Violation]:
-    found: list[Violation] = []
-    orders = {o["order_id"]: o for o in snapshot.orders}
-    reservations = {r["order_id"]: r for r in snapshot.reservations}
-    for order_id, order in orders.items():
-        if order["state"] != "confirmed":
+S = TypeVar("S", bound=_Stated)
+
+
+def _states(rows: Iterable[_Stated]) -> list[str]:
+    return sorted(row.state for row in rows)
+
+
+def _exactly_one(
+    orders: list[OrderRow], rows: Mapping[str, list[S]], noun: str, state: str
+) -> Found:
+    """Each order has exactly one of `rows` (its `noun`), in `state`."""
+    for order in orders:
+        states = _states(rows.get(order.order_id, []))
+        if states != [state]:
+            yield order.order_id, f"{noun}: {states or 'none'}"
+
+
+def _never(orders: list[OrderRow], rows: Mapping[str, list[S]], noun: str, state: str) -> Found:
+    """Each order has at most one of `rows` (its `noun`), and not in `state`."""
+    for order in orders:
+        states = _states(rows.get(order.order_id, []))
+        if len(states) > 1 or state in states:
+            yield order.order_id, f"{noun}: {states} ({order.reason})"
+
+
+def _orphans(view: View, rows: Mapping[str, list[S]]) -> Found:
+    """Keys of `rows` that are no order's id."""
+    for order_id, owned in rows.items():
+        if view.order(order_id) is None:
+            yield order_id, f"{', '.join(_states(owned))}, and no such order"
+
+
+def _left(view: View, rows: Mapping[str, list[S]], state: str) -> Found:
+    """Rows still in `state`, an in-flight state, though their order is decided."""
+    for order in view.decided:
+        for row in rows.get(order.order_id, []):
+            if row.state == state:
+                yield order.order_id, f"{state}, and the order is {order.state}"
+
+
+# --- orders ---------------------------------------------------------------------------------
+
+
+@invariant("order_id_unique", "order", "Each order id is stored exactly once.")
+def _order_id_unique(view: View) -> Found:
+    for order_id, rows in view.orders.items():
+        if len(rows) != 1:
+            yield order_id, f"{len(rows)} rows with this id"
+
+
+@invariant(
+    "order_one_per_idempotency_key",
+    "order",
+    "Each client's Idempotency-Key made exactly one order (a repeated checkout returns it).",
+)
+def _order_one_per_key(view: View) -> Found:
+    for (client, key), orders in grouped(
+        view.latest(), lambda o: (o.client, o.idempotency_key)
+    ).items():
+        first, *others = sorted(orders, key=lambda o: o.created_at)
+        for order in others:
+            yield (
+                order.order_id,
+                (
+                    f"client {client!r} already made order {first.order_id} with "
+                    f"Idempotency-Key {key!r}"
+                ),
+            )
+
+
+@invariant(
+    "order_settled",
+    "order",
+    "Once the system is quiet no order is pending: checkout or the reconciler confirmed or "
+    "failed each one.",
+)
+def _order_settled(view: View) -> Found:
+    for order in view.latest():
+        if order.state == "pending" and not view.young(order.created_at):
+            detail = f"pending at step {order.step} for {view.age(order.created_at):.1f} s"
+            yield order.order_id, detail + (f" ({order.reason})" if order.reason else "")
+
+
+@invariant(
+    "order_step_matches_state",
+    "order",
+    "A confirmed or failed order is at step `done`; a pending order is not.",
+)
+def _order_step(view: View) -> Found:
+    for order in view.latest():
+        if (order.state == "pending") == (order.step == "done"):
+            yield order.order_id, f"{order.state} at step {order.step}"
+
+
+@invariant(
+    "order_total_matches_items",
+    "order",
+    "An order's total is the sum of quantity times unit price over its lines.",
+)
+def _order_total(view: View) -> Found:
+    for order in view.latest():
+        total = sum(line.quantity * line.unit_price_cents for line in order.items)
+        if total != order.total_cents:
+            yield order.order_id, f"total {order.total_cents}, lines sum to {total}"
+
+
+# --- payments -------------------------------------------------------------------------------
+
+
+@invariant("charge_has_order", "charge", "Every charge is for an existing order.")
+def _charge_has_order(view: View) -> Found:
+    yield from _orphans(view, view.charges)
+
+
+@invariant(
+    "charge_matches_order_total",
+    "charge",
+    "Every charge, whatever its state, is of its order's total.",
+)
+def _charge_amount(view: View) -> Found:
+    for charge in view.snapshot.charges:
+        order = view.order(charge.order_id)
+        if order is not None and charge.amount_cents != order.total_cents:
+            yield (
+                charge.order_id,
+                f"{charge.state} charge of {charge.amount_cents}, order total {order.total_cents}",
+            )
+
+
+@invariant(
+    "charge_settled",
+    "charge",
+    "The charge of a confirmed or failed order is not processing: its outcome was recorded.",
+)
+def _charge_settled(view: View) -> Found:
+    yield from _left(view, view.charges, "processing")
+
+
+@invariant(
+    "confirmed_order_has_one_captured_charge",
+    "order",
+    "A confirmed order has exactly one charge, and it is captured.",
+)
+def _confirmed_charge(view: View) -> Found:
+    yield from _exactly_one(view.decided_in("confirmed"), view.charges, "charges", "captured")
+
+
+@invariant(
+    "failed_order_has_no_captured_charge",
+    "order",
+    "A failed order has at most one charge, and it is not captured (declined or refunded).",
+)
+def _failed_charge(view: View) -> Found:
+    yield from _never(view.decided_in("failed"), view.charges, "charges", "captured")
+
+
+# --- inventory ------------------------------------------------------------------------------
+
+
+@invariant("reservation_has_order", "reservation", "Every reservation is for an existing order.")
+def _reservation_has_order(view: View) -> Found:
+    yield from _orphans(view, view.reservations)
+
+
+@invariant(
+    "reservation_matches_order_items",
+    "reservation",
+    "A reservation holds exactly its order's lines (product and quantity); only a released "
+    "tombstone, left by releasing an order that was never reserved, holds none.",
+)
+def _reservation_items(view: View) -> Found:
+    for order_id, reservations in view.reservations.items():
+        order = view.order(order_id)
+        if order is None:
             continue
-        reservation = reservations.get(order_id)
-        subject = f"order {order_id}"
-        if reservation is None or reservation["state"] != "committed":
-            state = "none" if reservation is None else reservation["state"]
-            found.append(
-                Violation("confirmed_has_committed_reservation", subject, f"reservation: {state}")
-            )
-        elif _items(reservation["items"]) != _items(order["items"]):
-            detail = f"reserved {_items(reservation['items'])}, ordered {_items(order['items'])}"
-            found.append(Violation("reservation_matches_order", subject, detail))
-    for order_id, reservation in reservations.items():
-        owner = orders.get(order_id)
-        if reservation["state"] == "committed" and (owner is None or owner["state"] == "failed"):
-            state = "no such order" if owner is None else "the order failed"
-            found.append(
-                Violation("committed_reservation_has_confirmed_order", f"order {order_id}", state)
-            )
-    return found
+        held = sorted((i.product_id, i.quantity) for i in view.items.get(order_id, []))
+        ordered = sorted((line.product_id, line.quantity) for line in order.items)
+        tombstone = not held and set(_states(reservations)) == {"released"}
+        if held != ordered and not tombstone:
+            yield order_id, f"holds {held}, the order has {ordered}"
 
 
-def _stock_conserved(snapshot: Snapshot) -> list[Violation]:
-    held: Counter[int] = Counter()
-    committed: Counter[int] = Counter()
-    for reservation in snapshot.reservations:
-        bucket = {"held": held, "committed": committed}.get(reservation["state"])
-        if bucket is not None:
-            for product_id, quantity in _items(reservation["items"]):
-                bucket[product_id] += quantity
-    found: list[Violation] = []
-    for row in snapshot.stock:
-        product_id = int(row["product_id"])
-        accounted = row["available"] + held[product_id] + committed[product_id]
-        if accounted != row["initial"]:
-            detail = (
-                f"initial {row['initial']} != available {row['available']} + held "
-                f"{held[product_id]} + committed {committed[product_id]}"
-            )
-            found.append(Violation("stock_conserved", f"product {product_id}", detail))
-    return found
+@invariant(
+    "reservation_settled",
+    "reservation",
+    "The reservation of a confirmed or failed order is not held: it was committed or released.",
+)
+def _reservation_settled(view: View) -> Found:
+    yield from _left(view, view.reservations, "held")
 
 
-def _notifications(snapshot: Snapshot) -> list[Violation]:
-    per_order: defaultdict[str, int] = defaultdict(int)
-    for notification in snapshot.notifications:
-        per_order[notification["order_id"]] += 1
-    states = {o["order_id"]: o["state"] for o in snapshot.orders}
-    found: list[Violation] = []
-    for order_id, state in states.items():
-        count = per_order.get(order_id, 0)
-        if state == "confirmed" and count != 1:
-            found.append(
-                Violation("confirmed_has_one_notification", f"order {order_id}", f"{count} sent")
+@invariant(
+    "confirmed_order_has_one_committed_reservation",
+    "order",
+    "A confirmed order has exactly one reservation, and it is committed.",
+)
+def _confirmed_reservation(view: View) -> Found:
+    yield from _exactly_one(
+        view.decided_in("confirmed"), view.reservations, "reservations", "committed"
+    )
+
+
+@invariant(
+    "failed_order_has_no_committed_reservation",
+    "order",
+    "A failed order has at most one reservation, and it is not committed (released).",
+)
+def _failed_reservation(view: View) -> Found:
+    yield from _never(view.decided_in("failed"), view.reservations, "reservations", "committed")
+
+
+@invariant(
+    "stock_conserved",
+    "product",
+    "Every product has exactly one stock row, and its units are conserved: "
+    "initial = available + held + committed.",
+)
+def _stock_conserved(view: View) -> Found:
+    taken: dict[int, dict[str, int]] = {}
+    for order_id, items in view.items.items():
+        reservations = view.reservations.get(order_id)
+        state = reservations[0].state if reservations else "no reservation"
+        for item in items:
+            bucket = taken.setdefault(item.product_id, {"held": 0, "committed": 0})
+            if state in bucket:
+                bucket[state] += item.quantity
+    for product_id in sorted({*view.stock, *taken}):
+        rows = view.stock.get(product_id, [])
+        if len(rows) != 1:
+            yield str(product_id), f"{len(rows)} stock rows"
+            continue
+        row, used = rows[0], taken.get(product_id, {"held": 0, "committed": 0})
+        if row.initial != row.available + used["held"] + used["committed"]:
+            yield (
+                str(product_id),
+                (
+                    f"initial {row.initial} != available {row.available} + held {used['held']} "
+                    f"+ committed {used['committed']}"
+                ),
             )
-    for order_id, count in per_order.items():
-        if states.get(order_id) != "confirmed":
-            state = states.get(order_id, "unknown")
-            detail = f"{count} sent for a {state} order"
-            found.append(Violation("notification_has_confirmed_order", f"order {order_id}", detail))
-    return found
+
+
+# --- notifications --------------------------------------------------------------------------
+
+
+@invariant(
+    "notification_has_confirmed_order",
+    "notification",
+    "Every notification is about a confirmed order.",
+)
+def _notification_order(view: View) -> Found:
+    for notification in view.snapshot.notifications:
+        order = view.order(notification.order_id)
+        if order is None or order.state != "confirmed":
+            state = "no such order" if order is None else f"the order is {order.state}"
+            yield notification.event_id, f"for order {notification.order_id}: {state}"
+
+
+@invariant(
+    "notification_matches_order",
+    "notification",
+    "A notification carries its order's confirmation event (`order-confirmed-<order id>`) "
+    "and goes to the order's client.",
+)
+def _notification_matches(view: View) -> Found:
+    for notification in view.snapshot.notifications:
+        order = view.order(notification.order_id)
+        if order is None or order.state != "confirmed":
+            continue
+        if notification.event_id != f"order-confirmed-{order.order_id}":
+            yield notification.event_id, f"not the confirmation of order {order.order_id}"
+        elif notification.client != order.client:
+            yield (
+                notification.event_id,
+                (f"sent to client {notification.client!r}, the order is {order.client!r}'s"),
+            )
+
+
+@invariant(
+    "confirmed_order_has_one_notification",
+    "order",
+    "A confirmed order has exactly one notification (once its event had time to travel).",
+)
+def _confirmed_notification(view: View) -> Found:
+    for order in view.decided_in("confirmed"):
+        count = len(view.notifications.get(order.order_id, []))
+        if count != 1 and not (count == 0 and view.young(order.updated_at)):
+            yield order.order_id, f"{count} notifications"
+
+
+# --- the outbox (orders' events) ------------------------------------------------------------
+
+
+@invariant(
+    "event_has_confirmed_order",
+    "event",
+    "Every event in orders' outbox is about a confirmed order.",
+)
+def _event_order(view: View) -> Found:
+    for event in view.snapshot.events:
+        order = view.order(event.order_id)
+        if order is None or order.state != "confirmed":
+            state = "no such order" if order is None else f"the order is {order.state}"
+            yield event.event_id, f"{event.subject} for order {event.order_id}: {state}"
+
+
+@invariant(
+    "event_published",
+    "event",
+    "Once the system is quiet every outbox event is published (JetStream acknowledged it).",
+)
+def _event_published(view: View) -> Found:
+    for order in view.decided_in("confirmed"):
+        for event in view.events.get(order.order_id, []):
+            if not event.published and not view.young(order.updated_at):
+                age = view.age(order.updated_at)
+                yield event.event_id, f"unpublished {age:.1f} s after the confirmation"
+
+
+@invariant(
+    "confirmed_order_has_one_event",
+    "order",
+    "A confirmed order has exactly one outbox event, written with its confirmation.",
+)
+def _confirmed_event(view: View) -> Found:
+    for order in view.decided_in("confirmed"):
+        count = len(view.events.get(order.order_id, []))
+        if count != 1:
+            yield order.order_id, f"{count} events"

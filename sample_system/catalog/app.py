@@ -16,7 +16,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, FastAPI, Path, Query, Request
 
 from sample_system.common.api import database, open_database, service_app
+from sample_system.common.contracts import MAX_OFFSET, Product, ProductList
 from sample_system.common.errors import ApiError
+from sample_system.common.openapi import errors, link
 from sample_system.common.seed import SEED_PRODUCTS
 
 SCHEMA = """
@@ -29,6 +31,8 @@ CREATE TABLE IF NOT EXISTS products (
 """
 
 MAX_IDS = 100
+ID = r"[1-9][0-9]{0,9}"
+IDS_PATTERN = rf"^{ID}(,{ID}){{0,{MAX_IDS - 1}}}$"
 ProductId = Annotated[int, Path(ge=1, le=2**31, description="a product id such as 1")]
 
 router = APIRouter()
@@ -50,42 +54,30 @@ def _product(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def parse_ids(raw: str) -> list[int]:
-    """`"1,2,3"` -> `[1, 2, 3]`, or a 422 naming the bad element."""
-    ids: list[int] = []
-    for part in raw.split(","):
-        try:
-            value = int(part.strip())
-        except ValueError:
-            value = 0
-        if value < 1:
-            raise ApiError(
-                422,
-                "invalid_request",
-                f"query.ids: {part.strip()!r} is not a product id",
-                "pass comma-separated positive integers, e.g. ids=1,2,3",
-            )
-        ids.append(value)
-    if len(ids) > MAX_IDS:
-        raise ApiError(
-            422,
-            "invalid_request",
-            f"query.ids: {len(ids)} ids given, at most {MAX_IDS} allowed",
-            f"ask for at most {MAX_IDS} products at a time",
-        )
-    return ids
+FIRST_PRODUCT = link("GET", "/products/{product_id}", product_id="$response.body#/products/0/id")
 
 
-@router.get("/products")
+@router.get(
+    "/products",
+    response_model=ProductList,
+    responses={200: {"links": {"GetProduct": FIRST_PRODUCT}}, **errors(422)},
+)
 async def list_products(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    ids: Annotated[str | None, Query(description="comma-separated ids; overrides paging")] = None,
-) -> dict[str, Any]:
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    ids: Annotated[
+        str | None,
+        Query(
+            pattern=IDS_PATTERN,
+            description=f"up to {MAX_IDS} comma-separated product ids, e.g. 1,2,3; "
+            "overrides paging",
+        ),
+    ] = None,
+) -> Any:
     """A page of products, or exactly the products named in `ids`."""
     if ids is not None:
-        wanted = parse_ids(ids)
+        wanted = [int(part) for part in ids.split(",")]
         marks = ",".join("?" * len(wanted))
 
         def by_ids(db: sqlite3.Connection) -> list[sqlite3.Row]:
@@ -105,8 +97,8 @@ async def list_products(
     return {"products": [_product(row) for row in rows], "total": total}
 
 
-@router.get("/products/{product_id}")
-async def get_product(request: Request, product_id: ProductId) -> dict[str, Any]:
+@router.get("/products/{product_id}", response_model=Product, responses=errors(404, 422))
+async def get_product(request: Request, product_id: ProductId) -> Any:
     """One product."""
     row = await database(request).read(
         lambda db: db.execute("SELECT * FROM products WHERE id = ?", (product_id,)).fetchone()
@@ -130,7 +122,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> FastAPI:
         async with open_database(app, env, SCHEMA, seed=_seed):
             yield
 
-    app = service_app("catalog", lifespan)
+    app = service_app("catalog", lifespan, environ=environ)
     app.include_router(router)
     return app
 

@@ -1,10 +1,11 @@
 """Client-side load balancing over a dependency's replicas: round robin with ejection.
 
-Callers see one address per callee replica (`<DEP>_URLS`, docs/system-file.md). An endpoint
-that fails `eject_after` times in a row (connection refused, reset, timed out) is left out of
-the rotation for `eject_seconds`, then tried again. When every endpoint is ejected the
-balancer does not give up: it returns the one whose ejection ends first (Envoy's "panic
-mode"), because trying a maybe-dead replica beats failing for certain.
+Callers see one address per callee replica (`<DEP>_URLS`, docs/system-file.md); under the
+gameday runtime the membership follows its registry (`set_endpoints`, from discovery.py).
+An endpoint that fails `eject_after` times in a row (connection refused, reset, timed out)
+is left out of the rotation for `eject_seconds`, then tried again. When every endpoint is
+ejected the balancer does not give up: it returns the one whose ejection ends first (Envoy's
+"panic mode"), because trying a maybe-dead replica beats failing for certain.
 """
 
 from __future__ import annotations
@@ -76,15 +77,33 @@ class Balancer:
         # Panic mode: everything is ejected; try the one that comes back first.
         return min(self._endpoints, key=lambda e: (e.url in avoid, e.ejected_until)).url
 
+    def set_endpoints(self, endpoints: Sequence[str]) -> None:
+        """Follow a membership change: new endpoints join, missing ones leave the rotation.
+
+        Endpoints that stay keep their failure and ejection state; a call in flight to one
+        that left finishes normally (its outcome is then ignored).
+        """
+        if not endpoints:
+            raise ValueError("a balancer needs at least one endpoint URL")
+        current = self._endpoints[self._next % len(self._endpoints)].url
+        self._endpoints = [self._by_url.get(url) or _Endpoint(url) for url in endpoints]
+        self._by_url = {endpoint.url: endpoint for endpoint in self._endpoints}
+        urls = [e.url for e in self._endpoints]
+        self._next = urls.index(current) if current in urls else 0
+
     def succeeded(self, url: str) -> None:
         """A call to `url` got an answer: it is healthy again."""
-        endpoint = self._by_url[url]
+        endpoint = self._by_url.get(url)
+        if endpoint is None:  # it left the membership while the call was in flight
+            return
         endpoint.failures = 0
         endpoint.ejected_until = 0.0
 
     def failed(self, url: str) -> None:
         """A call to `url` got no answer; eject it after `eject_after` failures in a row."""
-        endpoint = self._by_url[url]
+        endpoint = self._by_url.get(url)
+        if endpoint is None:
+            return
         endpoint.failures += 1
         if endpoint.failures >= self._eject_after:
             endpoint.ejected_until = self._clock() + self._eject_seconds

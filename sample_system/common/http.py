@@ -8,16 +8,23 @@
 - each attempt goes to the next replica (`Balancer`: round robin, failing endpoints ejected),
   a retry to a replica not yet tried;
 - `Resilience` adds the bulkhead, breaker, per-attempt timeout, retry budget and retries
-  (only when the caller says the request is idempotent).
+  (only when the caller says the request is idempotent);
+- `client_from_env` sends the run's secret on every request (`auth.py`).
 
 Outcomes: a 2xx `httpx.Response`; `DependencyRejected` when the callee answered with a 4xx,
 or with a 503 that names its own unavailable dependency (it is healthy; the breaker stays
-closed); `DependencyUnavailable` when there was no usable answer.
+closed); `DependencyUnavailable` when there was no usable answer. A 4xx is never retried. A
+500 is an error of the callee on this very request (bad input can cause one): it may be
+retried on another replica, but the breaker does not count it, so a few bad requests cannot
+open the breaker for everybody; no answer, 502, 503 and 504 count. A 401 means the callee
+refused our service token: a misconfiguration of ours, never relayed to our own caller as if
+it were theirs, so it counts as a failure too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
 from collections.abc import Mapping, Sequence
@@ -26,14 +33,17 @@ from typing import Any
 import httpx
 
 from instrumentation import ResilienceMetrics, dependency_client
-from sample_system.common import config
+from sample_system.common import auth, config
 from sample_system.common.balancer import Balancer
+from sample_system.common.discovery import Membership, membership_from_env
 from sample_system.common.errors import DependencyRejected
 from sample_system.common.resilience import AttemptFailed, Clock, Policy, Resilience, Sleep
 
 
 def _is_failure(response: httpx.Response) -> bool:
     """A 5xx is a failure of the callee, except our services' own "my dependency is down"."""
+    if response.status_code == 401:
+        return True
     if response.status_code < 500:
         return False
     if response.status_code == 503:
@@ -70,6 +80,7 @@ class ServiceClient:
             dependency, policy or Policy(), clock=clock, sleep=sleep, metrics=metrics
         )
         self._clock = clock
+        self.membership: Membership | None = None
         self._client = dependency_client(
             dependency,
             transport=transport,
@@ -96,6 +107,8 @@ class ServiceClient:
         deadline: float | None = None,
     ) -> httpx.Response:
         """Send one logical request; see the module docstring for the outcomes."""
+        if self.membership is not None:
+            self.membership.start()
         tried: set[str] = set()
 
         async def attempt(timeout: float) -> httpx.Response:
@@ -119,6 +132,7 @@ class ServiceClient:
                     "error",
                     f"{method} {path} answered {response.status_code}",
                     maybe_processed=True,
+                    unhealthy=response.status_code != 500,
                 )
             if response.status_code >= 400:
                 raise DependencyRejected(self.dependency, response)
@@ -139,8 +153,16 @@ class ServiceClient:
         )
         return response.json()
 
+    def follow(self, membership: Membership) -> None:
+        """Keep the balancer's endpoints in line with the runtime's registry (discovery.py)."""
+        self.membership = membership
+        with contextlib.suppress(RuntimeError):  # no running loop: start() on first request
+            membership.start()
+
     async def aclose(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool (and stop following the registry)."""
+        if self.membership is not None:
+            await self.membership.aclose()
         await self._client.aclose()
 
 
@@ -178,14 +200,21 @@ def policy_from_env(environ: Mapping[str, str], dependency: str, default: Policy
 def client_from_env(
     environ: Mapping[str, str], dependency: str, default: Policy, **options: Any
 ) -> ServiceClient:
-    """A `ServiceClient` for `dependency` at `<DEP>_URLS`, its policy tunable from the env.
+    """A `ServiceClient` for `dependency` at `<DEP>_URLS`, its policy tunable from the env,
+    sending the run's secret from `GAMEDAY_RUN_SECRET`.
 
     `SHOP_EJECT_SECONDS` (default 5) is how long a failing replica stays out of rotation.
+    Under the gameday runtime (`GAMEDAY_REGISTRY_URL` set) the replicas follow its registry.
     """
-    return ServiceClient(
+    client = ServiceClient(
         dependency,
         config.urls(environ, dependency),
         policy_from_env(environ, dependency, default),
         eject_seconds=config.number(environ, "SHOP_EJECT_SECONDS", 5.0),
+        headers=auth.internal_headers(environ),
         **options,
     )
+    membership = membership_from_env(environ, dependency, client.balancer)
+    if membership is not None:
+        client.follow(membership)
+    return client

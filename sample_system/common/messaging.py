@@ -9,6 +9,17 @@ picks up where it left off.
 The stream keeps messages on disk (`{data}` of the nats process survives a restart) and
 drops a message whose `Nats-Msg-Id` it saw within `DUPLICATE_WINDOW` seconds, so a publisher
 that crashes between publishing and marking the event published causes no duplicate.
+
+Traces cross NATS: `publish(..., trace_headers=...)` continues the trace the headers name (the
+W3C `traceparent` the outbox stored with the event) in a PRODUCER span and puts that span's
+context in the message headers; `consuming(message)` continues it in a CONSUMER span, so one
+checkout is one trace from the gateway to notifications, and the consumer's log lines carry
+its trace id.
+
+Metrics (OpenTelemetry's messaging names as Prometheus renders them, plus the connection):
+`messaging_client_sent_messages_total` and `messaging_client_consumed_messages_total`
+{messaging_system, messaging_destination_name, error_type}, and
+`messaging_client_connected{messaging_system, server_address}` (1 connected, 0 not).
 """
 
 from __future__ import annotations
@@ -17,15 +28,21 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import nats
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, Header, StorageType, StreamConfig
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
+from prometheus_client import Counter, Gauge
 
 from sample_system.common.errors import ShopError
 
@@ -43,16 +60,78 @@ NatsFailure = (
 )
 
 
+SYSTEM = "nats"
+
+
 class MessagingUnavailable(ShopError):
     """NATS is not reachable now; the caller keeps its work and tries again later."""
+
+
+@dataclass(frozen=True)
+class _Metrics:
+    sent: Counter
+    consumed: Counter
+    connected: Gauge
+
+
+@cache
+def metrics() -> _Metrics:
+    """The messaging metrics, registered once in the process's default registry."""
+    labels = ("messaging_system", "messaging_destination_name", "error_type")
+    return _Metrics(
+        sent=Counter(
+            "messaging_client_sent_messages", "Messages published (acknowledged or not).", labels
+        ),
+        consumed=Counter(
+            "messaging_client_consumed_messages", "Messages delivered to a consumer.", labels
+        ),
+        connected=Gauge(
+            "messaging_client_connected",
+            "1 while connected to the broker with the stream in place, else 0.",
+            ("messaging_system", "server_address"),
+        ),
+    )
+
+
+def trace_headers() -> dict[str, str]:
+    """The W3C trace context of the current span (`traceparent`, `tracestate`), to store."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+@contextlib.contextmanager
+def consuming(message: Msg, subject: str) -> Iterator[trace.Span]:
+    """A CONSUMER span continuing the trace in `message`'s headers (a new trace without one)."""
+    parent = propagate.extract(dict(message.headers or {}))
+    tracer = trace.get_tracer(__name__)
+    with tracer.start_as_current_span(
+        f"process {subject}",
+        context=parent,
+        kind=SpanKind.CONSUMER,
+        attributes={
+            "messaging.system": SYSTEM,
+            "messaging.operation.type": "process",
+            "messaging.destination.name": subject,
+        },
+    ) as span:
+        yield span
 
 
 class Messaging:
     """One NATS connection with JetStream, the ORDERS stream ensured on every (re)connect."""
 
-    def __init__(self, servers: Sequence[str], *, name: str, retry_seconds: float = 0.5) -> None:
+    def __init__(
+        self,
+        servers: Sequence[str],
+        *,
+        name: str,
+        retry_seconds: float = 0.5,
+        dependency: str = "nats",
+    ) -> None:
         self.servers = list(servers)
         self.name = name
+        self.dependency = dependency  # the server_address label: the logical name, not a host
         self._retry_seconds = retry_seconds
         self._client: Client | None = None
         self._stream_ready = False
@@ -71,6 +150,7 @@ class Messaging:
     async def start(self) -> None:
         """Begin connecting in the background; returns at once."""
         if self._task is None:
+            self._report_connected(False)  # exported from the start: absent is not "down"
             self._task = asyncio.create_task(self._connect_forever(), name=f"nats-{self.name}")
 
     async def wait_connected(self, timeout: float) -> bool:
@@ -86,14 +166,42 @@ class Messaging:
             raise MessagingUnavailable(f"NATS at {', '.join(self.servers)} is not connected")
         return client.jetstream(timeout=2.0)
 
-    async def publish(self, subject: str, event: dict[str, Any], *, event_id: str) -> None:
-        """Publish `event` as JSON with `event_id` as the de-duplication id; wait for the ack."""
+    async def publish(
+        self,
+        subject: str,
+        event: dict[str, Any],
+        *,
+        event_id: str,
+        trace_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Publish `event` as JSON with `event_id` as the de-duplication id; wait for the ack.
+
+        `trace_headers` (W3C, as stored with the event) make the PRODUCER span a child of the
+        trace that produced the event; without them it continues the current context.
+        """
         js = self.jetstream()
         payload = json.dumps(event, separators=(",", ":")).encode()
-        try:
-            await js.publish(subject, payload, headers={Header.MSG_ID.value: event_id})
-        except NatsFailure as exc:
-            raise MessagingUnavailable(f"publishing {event_id} failed: {exc!r}") from exc
+        parent = propagate.extract(dict(trace_headers)) if trace_headers is not None else None
+        counter = metrics().sent
+        with trace.get_tracer(__name__).start_as_current_span(
+            f"publish {subject}",
+            context=parent,
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": SYSTEM,
+                "messaging.operation.type": "publish",
+                "messaging.destination.name": subject,
+                "messaging.message.id": event_id,
+            },
+        ):
+            headers = {Header.MSG_ID.value: event_id}
+            propagate.inject(headers)  # this PRODUCER span's context, for the consumer
+            try:
+                await js.publish(subject, payload, headers=headers)
+            except NatsFailure as exc:
+                counter.labels(SYSTEM, subject, type(exc).__name__).inc()
+                raise MessagingUnavailable(f"publishing {event_id} failed: {exc!r}") from exc
+        counter.labels(SYSTEM, subject, "").inc()
 
     async def pull_subscription(
         self, subject: str, durable: str, *, ack_wait: float = 10.0
@@ -143,6 +251,7 @@ class Messaging:
                 logger.info("JetStream stream %s not ready yet (%r); retrying", STREAM, exc)
                 await asyncio.sleep(self._retry_seconds)
         self._connected.set()
+        self._report_connected(True)
         logger.info("connected to NATS at %s", ", ".join(self.servers))
 
     async def _ensure_stream(self) -> None:
@@ -163,8 +272,13 @@ class Messaging:
     async def _on_error(self, exc: Exception) -> None:
         logger.debug("NATS client error: %r", exc)
 
+    def _report_connected(self, connected: bool) -> None:
+        metrics().connected.labels(SYSTEM, self.dependency).set(1 if connected else 0)
+
     async def _on_disconnected(self) -> None:
+        self._report_connected(False)
         logger.warning("disconnected from NATS; reconnecting in the background")
 
     async def _on_reconnected(self) -> None:
+        self._report_connected(self._stream_ready)
         logger.info("reconnected to NATS")

@@ -40,7 +40,9 @@ class Policy:
     budget_ratio: float = 0.2  # retries may add at most 20% to the request rate ...
     budget_min_per_second: float = 2.0  # ... plus this many retries per second at low traffic
     breaker_failures: int = 5  # consecutive failures that open the breaker
-    breaker_open_seconds: float = 5.0  # how long it stays open before one probe is let through
+    # How long it stays open before one probe is let through. The shop's dependencies are
+    # local and come back within a second; a probe every 2 s finds them soon after.
+    breaker_open_seconds: float = 2.0
     breaker_probes: int = 1  # concurrent calls allowed while half-open
     max_concurrent: int = 32  # the bulkhead
 
@@ -54,13 +56,26 @@ class Policy:
 
 
 class AttemptFailed(Exception):
-    """One attempt got no usable answer; `maybe_processed` if it may have reached the callee."""
+    """One attempt got no usable answer; `maybe_processed` if it may have reached the callee.
 
-    def __init__(self, reason: UnavailableReason, detail: str, *, maybe_processed: bool) -> None:
+    `unhealthy` is False when the callee did answer, with an error about this very request (a
+    500 that bad input can cause): it may be retried elsewhere, but it says nothing about the
+    callee's health, so the circuit breaker does not count it.
+    """
+
+    def __init__(
+        self,
+        reason: UnavailableReason,
+        detail: str,
+        *,
+        maybe_processed: bool,
+        unhealthy: bool = True,
+    ) -> None:
         super().__init__(detail)
         self.reason: UnavailableReason = reason
         self.detail = detail
         self.maybe_processed = maybe_processed
+        self.unhealthy = unhealthy
 
 
 class CircuitBreaker:
@@ -317,7 +332,10 @@ class Resilience:
             try:
                 result = await attempt(timeout)
             except AttemptFailed as failure:
-                self.breaker.failed()
+                if failure.unhealthy:
+                    self.breaker.failed()
+                else:  # it answered: an error about this request, not about its health
+                    self.breaker.succeeded()
                 maybe_processed = maybe_processed or failure.maybe_processed
                 if failure.reason == "timeout":
                     self.metrics.timeout(self.dependency)

@@ -8,8 +8,8 @@
     GET  /api/orders/{order_id}                X-API-Key (a key sees only its own orders)
 
 Settings: `GATEWAY_API_KEYS` (`name=key,name=key`, required), `GATEWAY_RATE_LIMIT_PER_SECOND`
-(50), `GATEWAY_RATE_LIMIT_BURST` (100), `GATEWAY_PAGE_DEADLINE_MS` (800), and the callees'
-`<DEP>_URLS`.
+(50), `GATEWAY_RATE_LIMIT_BURST` (100), `GATEWAY_PAGE_DEADLINE_MS` (800), the callees'
+`<DEP>_URLS` and the run's secret `GAMEDAY_RUN_SECRET`, sent to them (`common/auth.py`).
 """
 
 from __future__ import annotations
@@ -20,19 +20,39 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Security
+from fastapi.security import APIKeyHeader
 from starlette.responses import JSONResponse
 
 from sample_system.common import config
 from sample_system.common.api import OrderId, service_app
-from sample_system.common.contracts import CheckoutRequest, NewReview, validate_key
+from sample_system.common.contracts import (
+    MAX_OFFSET,
+    Accepted,
+    CheckoutRequest,
+    IdempotencyKey,
+    NewReview,
+    Order,
+    Placed,
+    ProductList,
+    Review,
+    ReviewList,
+)
 from sample_system.common.errors import ApiError, DependencyRejected
 from sample_system.common.http import ServiceClient, client_from_env
+from sample_system.common.openapi import HEADERS, errors, link
 from sample_system.common.resilience import Policy
-from sample_system.gateway.product_page import PageClients, product_page
+from sample_system.gateway.product_page import PageClients, ProductPage, product_page
 from sample_system.gateway.ratelimit import RateLimiter, retry_after_header
 
 ProductId = Annotated[int, Path(ge=1, le=2**31, description="a product id such as 1")]
+
+API_KEY = APIKeyHeader(
+    name="X-API-Key",
+    scheme_name="apiKey",
+    description="your API key (GATEWAY_API_KEYS); writes and orders need one",
+    auto_error=False,
+)
 
 router = APIRouter(prefix="/api")
 
@@ -87,6 +107,16 @@ def _access(request: Request) -> Access:
     return access
 
 
+def api_client(request: Request, api_key: Annotated[str | None, Security(API_KEY)]) -> str:
+    """The client name of the request's X-API-Key (a 401 before anything else is read)."""
+    return _access(request).client(api_key)
+
+
+def api_writer(request: Request, api_key: Annotated[str | None, Security(API_KEY)]) -> str:
+    """Like `api_client`, and takes one write from the client's rate limit (or a 429)."""
+    return _access(request).writer(api_key)
+
+
 def _client(request: Request, name: str) -> ServiceClient:
     client: ServiceClient = getattr(request.app.state, name)
     return client
@@ -102,25 +132,42 @@ def _retry_after(refused: DependencyRejected) -> dict[str, str]:
     return {"Retry-After": value} if value else {}
 
 
-@router.get("/products")
+FIRST_PRODUCT = link(
+    "GET", "/api/products/{product_id}", product_id="$response.body#/products/0/id"
+)
+THE_ORDER = {
+    "GetOrder": link("GET", "/api/orders/{order_id}", order_id="$response.body#/order/order_id")
+}
+
+
+@router.get(
+    "/products",
+    response_model=ProductList,
+    responses={200: {"links": {"GetProductPage": FIRST_PRODUCT}}, **errors(422, 503)},
+)
 async def list_products(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Any:
     """A page of products."""
     params = {"limit": limit, "offset": offset}
     return await _client(request, "catalog").get_json("/products", params=params)
 
 
-@router.get("/products/{product_id}")
-async def get_product_page(request: Request, product_id: ProductId) -> dict[str, Any]:
+@router.get(
+    "/products/{product_id}",
+    response_model=ProductPage,
+    response_model_exclude_unset=True,
+    responses=errors((404, "there is no such product"), 422, 503),
+)
+async def get_product_page(request: Request, product_id: ProductId) -> Any:
     """The product with its stock and recent reviews; degraded parts are listed."""
     state = request.app.state
     return await product_page(state.page_clients, product_id, state.page_deadline)
 
 
-@router.get("/products/{product_id}/reviews")
+@router.get("/products/{product_id}/reviews", response_model=ReviewList, responses=errors(422, 503))
 async def list_reviews(
     request: Request, product_id: ProductId, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> Any:
@@ -129,15 +176,30 @@ async def list_reviews(
     return await _client(request, "reviews").get_json(path, params={"limit": limit})
 
 
-@router.post("/products/{product_id}/reviews", status_code=201)
+@router.post(
+    "/products/{product_id}/reviews",
+    status_code=201,
+    response_model=Review,
+    responses={
+        201: {
+            "links": {
+                "ListReviews": link(
+                    "GET",
+                    "/api/products/{product_id}/reviews",
+                    product_id="$response.body#/product_id",
+                )
+            }
+        },
+        **errors(401, (404, "there is no such product"), 422, 429, 503),
+    },
+)
 async def post_review(
     request: Request,
     product_id: ProductId,
     review: NewReview,
-    x_api_key: Annotated[str | None, Header()] = None,
+    _: Annotated[str, Depends(api_writer)],
 ) -> Any:
     """Post a review of an existing product."""
-    _access(request).writer(x_api_key)
     try:
         await _client(request, "catalog").get_json(f"/products/{product_id}")
         # Not idempotent: a retry after a lost answer could post the review twice.
@@ -146,26 +208,53 @@ async def post_review(
         )
     except DependencyRejected as refused:
         return _relay(refused)
-    return JSONResponse(response.json(), status_code=201)
+    return response.json()
 
 
-@router.post("/checkout")
+REPLAYED = {"description": "true: the answer of an earlier request with this key",
+            "schema": {"type": "string"}, "required": True}  # fmt: skip
+RETRY_AFTER = {**HEADERS[503]["Retry-After"], "description": "seconds to wait before polling"}
+CHECKOUT_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": Placed,
+        "description": "a repeat of a checkout that is finished",
+        "headers": {"Idempotent-Replayed": REPLAYED},
+        "links": THE_ORDER,
+    },
+    201: {"model": Placed, "description": "the order is confirmed", "links": THE_ORDER},
+    202: {
+        "model": Accepted,
+        "description": "accepted, outcome not known yet: poll the order",
+        "headers": {"Retry-After": RETRY_AFTER},
+        "links": THE_ORDER,
+    },
+    **errors(
+        401,
+        (402, "the card was declined; the stock is given back (`order` is the failed order)"),
+        (404, "an item names a product that does not exist"),
+        (409, "out of stock, or the Idempotency-Key was used for another checkout"),
+        422,
+        429,
+        (503, "a dependency is down; nothing was charged"),
+    ),
+}
+
+
+@router.post("/checkout", status_code=201, response_model=Placed, responses=CHECKOUT_ANSWERS)
 async def checkout(
     request: Request,
     body: CheckoutRequest,
-    x_api_key: Annotated[str | None, Header()] = None,
-    idempotency_key: Annotated[str | None, Header()] = None,
+    idempotency_key: IdempotencyKey,
+    client: Annotated[str, Depends(api_writer)],
 ) -> JSONResponse:
     """Place an order; repeat with the same Idempotency-Key to retry safely."""
-    client = _access(request).writer(x_api_key)
-    key = validate_key(idempotency_key)
     try:
         # Idempotent thanks to the key: a retry returns the order the first attempt made.
         response = await _client(request, "orders").request(
             "POST",
             "/orders",
             json=body.model_dump(),
-            headers={"Idempotency-Key": key, "X-Client-Id": client},
+            headers={"Idempotency-Key": idempotency_key, "X-Client-Id": client},
             idempotent=True,
         )
     except DependencyRejected as refused:
@@ -176,12 +265,15 @@ async def checkout(
     return JSONResponse(response.json(), status_code=response.status_code, headers=passed)
 
 
-@router.get("/orders/{order_id}")
+@router.get(
+    "/orders/{order_id}",
+    response_model=Order,
+    responses=errors(401, (404, "the caller has no such order"), 422, 503),
+)
 async def get_order(
-    request: Request, order_id: OrderId, x_api_key: Annotated[str | None, Header()] = None
+    request: Request, order_id: OrderId, client: Annotated[str, Depends(api_client)]
 ) -> Any:
     """One of the caller's orders."""
-    client = _access(request).client(x_api_key)
     try:
         response = await _client(request, "orders").request(
             "GET", f"/orders/{order_id}", headers={"X-Client-Id": client}, idempotent=True
@@ -213,7 +305,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> FastAPI:
             for client in (state.catalog, state.inventory, state.reviews, state.orders):
                 await client.aclose()
 
-    app = service_app("gateway", lifespan)
+    app = service_app("gateway", lifespan, environ=environ, public=True)
     app.include_router(router)
     return app
 

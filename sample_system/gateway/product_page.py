@@ -11,10 +11,38 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel, Field
+
+from sample_system.common.contracts import Product, Review
 from sample_system.common.errors import ApiError, DependencyRejected, DependencyUnavailable
 from sample_system.common.http import ServiceClient
+
+
+class Stock(BaseModel):
+    """What inventory says about a product; `unknown` when it did not answer in time."""
+
+    available: int | None
+    status: Literal["in_stock", "out_of_stock", "unknown"]
+
+
+class ReviewSummary(BaseModel):
+    """The product's review count, average and five newest reviews."""
+
+    count: int
+    average_rating: float | None
+    recent: list[Review]
+
+
+class ProductPage(Product):
+    """The product, its stock and its reviews; `degraded` lists the parts left out."""
+
+    stock: Stock
+    reviews: ReviewSummary | None = Field(
+        default=None, description="absent when reviews did not answer in time"
+    )
+    degraded: list[Literal["stock", "reviews"]]
 
 
 @dataclass(frozen=True)

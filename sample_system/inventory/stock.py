@@ -203,6 +203,17 @@ def all_stock(db: sqlite3.Connection) -> list[dict[str, int]]:
     ]
 
 
+def stored(db: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
+    """Every stock, reservation and reserved-line row as stored, ungrouped (for the audit)."""
+    tables = {
+        "stock": "SELECT product_id, initial, available FROM stock ORDER BY product_id",
+        "reservations": "SELECT order_id, state FROM reservations ORDER BY order_id",
+        "items": "SELECT order_id, product_id, quantity FROM reservation_items "
+        "ORDER BY order_id, product_id",
+    }
+    return {name: [dict(row) for row in db.execute(sql)] for name, sql in tables.items()}
+
+
 def all_reservations(db: sqlite3.Connection, state: str | None) -> list[dict[str, Any]]:
     """Every reservation (optionally of one state) with its items (for the audit)."""
     where, args = ("WHERE r.state = ?", (state,)) if state else ("", ())

@@ -4,6 +4,9 @@ Exactly one notification per confirmed order, across crashes, redeliveries and N
 restarts: the consumer is durable (NATS remembers what was acknowledged, on disk), a message
 is acknowledged only after its notification is stored, and storing is `INSERT OR IGNORE` on
 the event id and the order id, so a redelivered or re-published event changes nothing.
+
+Each message is handled in a CONSUMER span continuing the trace in its headers (the checkout
+that confirmed the order), so its log lines carry the checkout's trace id.
 """
 
 from __future__ import annotations
@@ -19,7 +22,14 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from sample_system.common.db import Database
-from sample_system.common.messaging import Messaging, MessagingUnavailable, NatsFailure
+from sample_system.common.messaging import (
+    SYSTEM,
+    Messaging,
+    MessagingUnavailable,
+    NatsFailure,
+    consuming,
+    metrics,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +96,10 @@ class Consumer:
             await self._handle(message)
 
     async def _handle(self, message: Msg) -> None:
+        with consuming(message, SUBJECT):
+            await self._handle_in_trace(message)
+
+    async def _handle_in_trace(self, message: Msg) -> None:
         try:
             event = json.loads(message.data)
             valid = isinstance(event["event_id"], str) and isinstance(event["order_id"], str)
@@ -93,6 +107,7 @@ class Consumer:
             valid = False
         if not valid:
             logger.error("dropping malformed event %r", message.data[:200])
+            metrics().consumed.labels(SYSTEM, SUBJECT, "malformed").inc()
             await message.term()
             return
         if await self._db.write(lambda db: record(db, event)):
@@ -100,6 +115,7 @@ class Consumer:
             logger.info("notified order %s", event["order_id"])
         else:
             self.duplicates += 1
+        metrics().consumed.labels(SYSTEM, SUBJECT, "").inc()
         await message.ack()
 
     async def _drop_subscription(self) -> None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from sample_system.common.db import Database
 from sample_system.common.errors import DependencyRejected, DependencyUnavailable
 from sample_system.common.http import ServiceClient
+from sample_system.common.messaging import trace_headers
 from sample_system.orders import store
 from sample_system.orders.store import Order, State, Step
 
@@ -84,9 +85,18 @@ class Checkout:
         state: State = "pending",
         charge_uncertain: bool | None = None,
     ) -> Order | None:
+        # Taken here, in the request's context: the database thread has none.
+        headers = trace_headers() if state == "confirmed" else None
+
         def write(db: sqlite3.Connection) -> Order | None:
             return store.move(
-                db, order, step, reason=reason, state=state, charge_uncertain=charge_uncertain
+                db,
+                order,
+                step,
+                reason=reason,
+                state=state,
+                charge_uncertain=charge_uncertain,
+                trace_headers=headers,
             )
 
         moved = await self._db.write(write)

@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     event_id TEXT NOT NULL UNIQUE,
     subject TEXT NOT NULL,
     payload TEXT NOT NULL,
+    headers TEXT NOT NULL DEFAULT '{}',  -- W3C trace context of the confirming request
     created_at REAL NOT NULL,
     published_at REAL
 );
@@ -153,8 +154,13 @@ def move(
     reason: str | None = None,
     state: State = "pending",
     charge_uncertain: bool | None = None,
+    trace_headers: dict[str, str] | None = None,
 ) -> Order | None:
-    """Move `order` from the step it was read at to `step`; None if someone moved it first."""
+    """Move `order` from the step it was read at to `step`; None if someone moved it first.
+
+    Confirming writes the order's event with `trace_headers` (the W3C context of the trace
+    that confirmed it), which the relay continues when it publishes the event.
+    """
     now = time.time()
     cursor = db.execute(
         "UPDATE orders SET step = ?, state = ?, reason = ?, charge_uncertain = ?, updated_at = ? "
@@ -172,11 +178,13 @@ def move(
     if cursor.rowcount != 1:
         return None
     if state == "confirmed":
-        _add_confirmed_event(db, order, now)
+        _add_confirmed_event(db, order, now, trace_headers or {})
     return get(db, order.id)
 
 
-def _add_confirmed_event(db: sqlite3.Connection, order: Order, now: float) -> None:
+def _add_confirmed_event(
+    db: sqlite3.Connection, order: Order, now: float, headers: dict[str, str]
+) -> None:
     event_id = f"order-confirmed-{order.id}"
     payload = {
         "event_id": event_id,
@@ -188,9 +196,9 @@ def _add_confirmed_event(db: sqlite3.Connection, order: Order, now: float) -> No
         "confirmed_at": now,
     }
     db.execute(
-        "INSERT OR IGNORE INTO outbox (event_id, subject, payload, created_at) "
-        "VALUES (?, 'orders.confirmed', ?, ?)",
-        (event_id, json.dumps(payload), now),
+        "INSERT OR IGNORE INTO outbox (event_id, subject, payload, headers, created_at) "
+        "VALUES (?, 'orders.confirmed', ?, ?, ?)",
+        (event_id, json.dumps(payload), json.dumps(headers), now),
     )
 
 
@@ -210,16 +218,28 @@ def claim_stale(db: sqlite3.Connection, older_than: float, limit: int) -> list[O
 
 
 def all_orders(db: sqlite3.Connection, state: str | None) -> list[dict[str, Any]]:
-    """Every order (optionally of one state), for the audit."""
+    """Every order (optionally of one state), for the audit: with its client and key."""
     where, args = ("WHERE state = ?", (state,)) if state else ("", ())
     rows = db.execute(f"SELECT * FROM orders {where} ORDER BY created_at", args).fetchall()
-    return [_order(row).public() for row in rows]
+    return [
+        {**order.public(), "client": order.client, "idempotency_key": order.idempotency_key}
+        for order in map(_order, rows)
+    ]
+
+
+def all_events(db: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Every outbox event with the order it is about, as stored (for the audit)."""
+    rows = db.execute(
+        "SELECT event_id, subject, json_extract(payload, '$.order_id') AS order_id, "
+        "published_at IS NOT NULL AS published FROM outbox ORDER BY seq"
+    ).fetchall()
+    return [{**dict(row), "published": bool(row["published"])} for row in rows]
 
 
 def unpublished(db: sqlite3.Connection, limit: int) -> list[sqlite3.Row]:
     """Outbox events not yet published, oldest first."""
     return db.execute(
-        "SELECT seq, event_id, subject, payload FROM outbox WHERE published_at IS NULL "
+        "SELECT seq, event_id, subject, payload, headers FROM outbox WHERE published_at IS NULL "
         "ORDER BY seq LIMIT ?",
         (limit,),
     ).fetchall()
@@ -239,3 +259,11 @@ def outbox_counts(db: sqlite3.Connection) -> dict[str, int]:
         "FROM outbox"
     ).fetchone()
     return {"waiting": row["waiting"], "published": row["published"]}
+
+
+def oldest_waiting(db: sqlite3.Connection) -> float | None:
+    """When the oldest unpublished event was written (epoch seconds), or None."""
+    row = db.execute(
+        "SELECT min(created_at) AS oldest FROM outbox WHERE published_at IS NULL"
+    ).fetchone()
+    return None if row["oldest"] is None else float(row["oldest"])

@@ -18,10 +18,11 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, Query, Request
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from sample_system.common.api import Body, OrderId, database, open_database, service_app
 from sample_system.common.errors import ApiError
+from sample_system.common.openapi import errors, link
 from sample_system.payments import charges
 from sample_system.payments.processor import Processor, ProcessorSettings
 
@@ -35,8 +36,43 @@ class NewCharge(Body):
     card_token: str = Field(default="tok_visa", min_length=1, max_length=64)
 
 
-@router.put("/charges/{order_id}")
-async def charge(request: Request, order_id: OrderId, body: NewCharge) -> dict[str, Any]:
+ChargeState = Literal["processing", "captured", "declined", "refunded"]
+
+
+class Charge(BaseModel):
+    """The charge of an order."""
+
+    order_id: str
+    amount_cents: int
+    state: ChargeState
+    created_at: float
+    updated_at: float
+
+
+class Charges(BaseModel):
+    """Charges, oldest first."""
+
+    charges: list[Charge]
+
+
+NOT_FOUND = (404, "the order has no charge")
+SAME_ORDER = {"order_id": "$request.path.order_id"}
+
+
+@router.put(
+    "/charges/{order_id}",
+    response_model=Charge,
+    responses={
+        200: {
+            "links": {
+                "GetCharge": link("GET", "/charges/{order_id}", **SAME_ORDER),
+                "Refund": link("POST", "/charges/{order_id}/refund", **SAME_ORDER),
+            }
+        },
+        **errors((409, "the order was charged another amount"), 422),
+    },
+)
+async def charge(request: Request, order_id: OrderId, body: NewCharge) -> Any:
     """Charge an order once; repeating the request returns (or completes) the same charge."""
     db = database(request)
     record = await db.write(
@@ -51,8 +87,8 @@ async def charge(request: Request, order_id: OrderId, body: NewCharge) -> dict[s
     return await db.write(lambda c: charges.finish(c, order_id, outcome))
 
 
-@router.get("/charges/{order_id}")
-async def get_charge(request: Request, order_id: OrderId) -> dict[str, Any]:
+@router.get("/charges/{order_id}", response_model=Charge, responses=errors(NOT_FOUND, 422))
+async def get_charge(request: Request, order_id: OrderId) -> Any:
     """The charge of an order."""
     record = await database(request).read(lambda c: charges.get(c, order_id))
     if record is None:
@@ -65,19 +101,20 @@ async def get_charge(request: Request, order_id: OrderId) -> dict[str, Any]:
     return record
 
 
-@router.post("/charges/{order_id}/refund")
-async def refund(request: Request, order_id: OrderId) -> dict[str, Any]:
+@router.post(
+    "/charges/{order_id}/refund",
+    response_model=Charge,
+    responses=errors(NOT_FOUND, (409, "the charge is still processing"), 422),
+)
+async def refund(request: Request, order_id: OrderId) -> Any:
     """Refund a captured charge."""
     return await database(request).write(lambda c: charges.refund(c, order_id))
 
 
-@router.get("/admin/charges")
+@router.get("/admin/charges", response_model=Charges, responses=errors(422))
 async def admin_charges(
-    request: Request,
-    state: Annotated[
-        Literal["processing", "captured", "declined", "refunded"] | None, Query()
-    ] = None,
-) -> dict[str, Any]:
+    request: Request, state: Annotated[ChargeState | None, Query()] = None
+) -> Any:
     """Every charge (optionally of one state), for the audit."""
     return {"charges": await database(request).read(lambda c: charges.all_charges(c, state))}
 
@@ -92,7 +129,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> FastAPI:
         async with open_database(app, env, charges.SCHEMA):
             yield
 
-    app = service_app("payments", lifespan)
+    app = service_app("payments", lifespan, environ=environ)
     app.include_router(router)
     return app
 

@@ -16,10 +16,10 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Path, Query, Request
-from starlette.responses import JSONResponse
 
 from sample_system.common.api import database, open_database, service_app
-from sample_system.common.contracts import NewReview
+from sample_system.common.contracts import NewReview, Review, ReviewList
+from sample_system.common.openapi import errors, link
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reviews (
@@ -49,10 +49,10 @@ def _review(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-@router.get("/products/{product_id}/reviews")
+@router.get("/products/{product_id}/reviews", response_model=ReviewList, responses=errors(422))
 async def list_reviews(
     request: Request, product_id: ProductId, limit: Annotated[int, Query(ge=1, le=100)] = 20
-) -> dict[str, Any]:
+) -> Any:
     """The newest reviews of a product and the summary over all of them."""
 
     def read(db: sqlite3.Connection) -> tuple[list[sqlite3.Row], sqlite3.Row]:
@@ -76,8 +76,22 @@ async def list_reviews(
     }
 
 
-@router.post("/products/{product_id}/reviews", status_code=201)
-async def post_review(request: Request, product_id: ProductId, review: NewReview) -> JSONResponse:
+@router.post(
+    "/products/{product_id}/reviews",
+    status_code=201,
+    response_model=Review,
+    responses={
+        201: {
+            "links": {
+                "ListReviews": link(
+                    "GET", "/products/{product_id}/reviews", product_id="$response.body#/product_id"
+                )
+            }
+        },
+        **errors(422),
+    },
+)
+async def post_review(request: Request, product_id: ProductId, review: NewReview) -> Any:
     """Store a review; answers 201 with it."""
 
     def insert(db: sqlite3.Connection) -> sqlite3.Row:
@@ -89,8 +103,7 @@ async def post_review(request: Request, product_id: ProductId, review: NewReview
         row: sqlite3.Row = cursor.fetchone()
         return row
 
-    row = await database(request).write(insert)
-    return JSONResponse(_review(row), status_code=201)
+    return _review(await database(request).write(insert))
 
 
 def create_app(environ: Mapping[str, str] | None = None) -> FastAPI:
@@ -102,7 +115,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> FastAPI:
         async with open_database(app, env, SCHEMA):
             yield
 
-    app = service_app("reviews", lifespan)
+    app = service_app("reviews", lifespan, environ=environ)
     app.include_router(router)
     return app
 

@@ -15,7 +15,7 @@ PURE = [
     "loadtests.shapes",
     "loadtests.slo",
     "loadtests.units",
-    "loadtests.verdict",
+    "chaos.judgement.slo",
     "loadtests.windows",
 ]
 

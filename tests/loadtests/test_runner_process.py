@@ -15,16 +15,26 @@ from loadtests.windows import read_run
 from tests.loadtests.locust_cli import LOCUSTFILES
 
 
-@pytest.mark.parametrize("how", ["stop", "SIGTERM"])
+@pytest.mark.parametrize("how", ["stop", "SIGTERM", "stop, started with SIGINT ignored"])
 def test_stop_ends_an_open_ended_load_and_keeps_its_samples(
     how: str, http_server: str, tmp_path: Path
 ) -> None:
-    """LoadProcess.stop() (SIGINT), or a SIGTERM from elsewhere, still writes everything."""
+    """LoadProcess.stop() (SIGINT), or a SIGTERM from elsewhere, still writes everything.
+
+    A parent started as a background job of a non-interactive shell (CI, `cmd &`) has SIGINT
+    ignored, and its children inherit that: stop() must work all the same.
+    """
     run_dir = tmp_path / "run"
     spec = LoadSpec(
         locustfile=LOCUSTFILES / "tiny.py", host=http_server, run_dir=run_dir, users=2
     )  # steady and no duration: it runs until stopped
-    with LoadProcess.start(spec, cwd=tmp_path) as load:
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if "ignored" in how else None
+    try:
+        load = LoadProcess.start(spec, cwd=tmp_path)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    with load:
         deadline = time.monotonic() + 30
         while not (run_dir / "samples.jsonl").exists() or not load.samples().journeys:
             assert load.poll() is None, (run_dir / LOG_FILE).read_text()[-3000:]

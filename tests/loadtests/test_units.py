@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 import pytest
 
 from loadtests.units import format_duration, parse_duration, parse_rate, parse_ratio
@@ -24,6 +27,16 @@ def test_bare_duration_uses_the_given_unit() -> None:
 def test_bad_durations_say_what_is_accepted(bad: object) -> None:
     with pytest.raises(ValueError, match="250ms"):
         parse_duration(bad)
+
+
+@pytest.mark.parametrize(
+    ("bad", "parse"),
+    [("-1s", parse_duration), (-2, parse_duration), (" -0.5 m", parse_duration),
+     ("-5/s", parse_rate)],
+)  # fmt: skip
+def test_a_negative_value_is_called_negative(bad: object, parse: Callable[[object], float]) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"{bad!r} is negative; it must be 0 or more")):
+        parse(bad)
 
 
 def test_rates_and_ratios() -> None:

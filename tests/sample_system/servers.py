@@ -15,7 +15,13 @@ import uvicorn
 from fastapi import FastAPI
 
 from chaos.net import LOOPBACK, free_port, wait_for_port
+from sample_system.common.auth import SECRET_ENV
 from tests.conftest import require_binary
+
+# The run's secret of the shops the tests start in threads, and the header that carries it.
+SECRET = "tests-run-secret-0123456789"
+SECRET_SETTING = {SECRET_ENV: SECRET}
+AUTH = {"Authorization": f"Bearer {SECRET}"}
 
 
 @contextmanager
@@ -80,6 +86,6 @@ def nats_server(data_dir: Path, port: int | None = None) -> Iterator[tuple[str, 
 
 @contextmanager
 def serve_client(app: FastAPI) -> Iterator[httpx.Client]:
-    """`serve(app)` with an httpx client bound to it."""
-    with serve(app) as url, httpx.Client(base_url=url, timeout=10) as client:
+    """`serve(app)` with an httpx client bound to it, sending the run's secret."""
+    with serve(app) as url, httpx.Client(base_url=url, timeout=10, headers=AUTH) as client:
         yield client

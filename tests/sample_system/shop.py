@@ -24,7 +24,7 @@ from sample_system.notifications.app import create_app as notifications_app
 from sample_system.orders.app import create_app as orders_app
 from sample_system.payments.app import create_app as payments_app
 from sample_system.reviews.app import create_app as reviews_app
-from tests.sample_system.servers import nats_server, serve
+from tests.sample_system.servers import SECRET_SETTING, nats_server, serve
 
 API_KEY = "test-key"
 
@@ -59,6 +59,7 @@ class Shop:
     def env_for(self, service: str, settings: Mapping[str, str]) -> dict[str, str]:
         """The environment `service` gets: data dir, callee URLs, defaults, `settings`."""
         env = {"GAMEDAY_DATA_DIR": str(self.data_dir), "GAMEDAY_SERVICE": service}
+        env.update(SECRET_SETTING)
         for dependency in DEPENDS.get(service, ()):
             env[dependency.upper() + "_URLS"] = self.urls[dependency]
         return {**env, **DEFAULTS.get(service, {}), **settings}

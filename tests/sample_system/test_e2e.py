@@ -17,11 +17,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import httpx
 import pytest
 
 from chaos.runtime import RunningSystem, start_system
+from chaos.runtime.secret import SECRET_ENV, read_secret
 from sample_system.audit.collect import Report, Targets, audit
 
 pytestmark = pytest.mark.slow
@@ -49,9 +51,15 @@ def checkout(system: RunningSystem, key: str | None = None, product_id: int = 1)
     )
 
 
+def internal(system: RunningSystem) -> dict[str, str]:
+    """The header the shop's services send each other: the run's secret as a bearer token."""
+    return {"Authorization": f"Bearer {read_secret(system.run_dir)}"}
+
+
 def audited(system: RunningSystem, wait: float = 30.0) -> Report:
     names = ("orders", "payments", "inventory", "notifications")
-    report = audit(Targets(*(system.url(n) for n in names)), wait=wait)
+    with mock.patch.dict(os.environ, {SECRET_ENV: str(read_secret(system.run_dir))}):
+        report = audit(Targets(*(system.url(n) for n in names)), wait=wait)
     assert report.ok, report.as_dict()
     assert report.pending_orders == []
     return report
@@ -80,8 +88,8 @@ def test_browse_review_and_checkout_once_per_key(shop: RunningSystem):
     assert again.json()["order"]["order_id"] == order_id
     lookup = httpx.get(f"{gateway}/api/orders/{order_id}", headers=KEY).json()
     assert lookup["state"] == "confirmed"
-    charges = httpx.get(shop.url("payments") + "/admin/charges").json()["charges"]
-    assert [c["order_id"] for c in charges].count(order_id) == 1
+    charges = httpx.get(shop.url("payments") + "/admin/charges", headers=internal(shop))
+    assert [c["order_id"] for c in charges.json()["charges"]].count(order_id) == 1
     audited(shop)
 
 
@@ -107,7 +115,7 @@ def test_notifications_exactly_once_across_a_nats_restart(shop: RunningSystem):
     try:
         during = checkout(shop)
         assert during.status_code == 201, "checkout must not need NATS"
-        outbox = httpx.get(shop.url("orders") + "/admin/outbox").json()
+        outbox = httpx.get(shop.url("orders") + "/admin/outbox", headers=internal(shop)).json()
         assert outbox["waiting"] >= 1
     finally:
         shop.start("nats", 0)
@@ -116,10 +124,12 @@ def test_notifications_exactly_once_across_a_nats_restart(shop: RunningSystem):
 
 
 def test_the_audit_command_as_the_experiment_runner_runs_it(shop: RunningSystem):
-    # chaos.runner gives the invariants command every service's direct URLs as <SERVICE>_URLS.
+    # chaos.experiment.runner gives the invariants command every service's direct URLs as
+    # <SERVICE>_URLS, and the run's secret.
     env = {
         **os.environ,
         **{f"{s.upper()}_URLS": ",".join(shop.urls(s)) for s in shop.spec.services},
+        SECRET_ENV: str(read_secret(shop.run_dir)),
     }
     done = subprocess.run(
         [sys.executable, "-m", "sample_system.audit", "--wait", "30"],
@@ -128,3 +138,13 @@ def test_the_audit_command_as_the_experiment_runner_runs_it(shop: RunningSystem)
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout)
     assert report["ok"] and report["counts"]["confirmed"] >= 3
+
+
+def test_the_runs_secret_is_in_no_log_span_or_file_of_the_run(shop: RunningSystem):
+    secret = read_secret(shop.run_dir)
+    assert secret and checkout(shop).status_code == 201  # calls between services carry it
+    traces = list((shop.run_dir / "traces").rglob("*"))
+    assert any(path.is_file() and path.stat().st_size for path in traces), "no spans written"
+    for path in shop.run_dir.rglob("*"):
+        if path.is_file() and path.name != "secret":
+            assert secret.encode() not in path.read_bytes(), path

@@ -16,8 +16,15 @@ import httpx
 import pytest
 
 from chaos.runtime import start_system
-from chaos.system import SystemSpec, load_system
-from tests.sample_system.test_e2e import KEY, SYSTEM_FILE, audited, checkout, eventually
+from chaos.system.model import SystemSpec, load_system
+from tests.sample_system.test_e2e import (
+    KEY,
+    SYSTEM_FILE,
+    audited,
+    checkout,
+    eventually,
+    internal,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +53,8 @@ def test_payments_killed_mid_checkout_then_the_reconciler_settles_it(tmp_path: P
 
         def processing() -> list[Any]:
             url = payments + "/admin/charges"
-            return httpx.get(url, params={"state": "processing"}).json()["charges"]
+            answer = httpx.get(url, params={"state": "processing"}, headers=internal(system))
+            return answer.json()["charges"]
 
         (charge,) = eventually("a charge in progress", processing, timeout=15)
         for replica in (0, 1):

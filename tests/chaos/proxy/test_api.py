@@ -37,6 +37,34 @@ def test_version(api: Api) -> None:
     assert answer.headers["Content-Type"] == "application/json;charset=utf-8"
 
 
+def _status_line(port: int, request: bytes) -> bytes:
+    with connect(port) as sock:
+        sock.sendall(request)
+        line = b""
+        while not line.endswith(b"\r\n"):
+            line += sock.recv(1)
+        return line
+
+
+def test_status_lines_carry_gos_reason_phrases(api: Api, echo: Peer) -> None:
+    def send(method: str, path: str, body: str = "", agent: str = "tests") -> bytes:
+        head = f"{method} {path} HTTP/1.1\r\nHost: x\r\nUser-Agent: {agent}\r\n"
+        head += f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n{body}"
+        return _status_line(api.port, head.encode())
+
+    proxy = f'{{"name": "db", "upstream": "{echo.address}"}}'
+    assert send("GET", "/version") == b"HTTP/1.1 200 OK\r\n"
+    assert send("POST", "/proxies", proxy) == b"HTTP/1.1 201 Created\r\n"
+    assert send("POST", "/proxies", proxy) == b"HTTP/1.1 409 Conflict\r\n"
+    assert send("POST", "/proxies", "{") == b"HTTP/1.1 400 Bad Request\r\n"
+    assert send("GET", "/proxies/nope") == b"HTTP/1.1 404 Not Found\r\n"
+    assert send("PUT", "/proxies") == b"HTTP/1.1 405 Method Not Allowed\r\n"
+    assert send("GET", "/proxies", agent="Mozilla/5.0") == b"HTTP/1.1 403 Forbidden\r\n"
+    assert send("POST", "/reset") == b"HTTP/1.1 204 No Content\r\n"
+    too_big = b"POST /proxies HTTP/1.1\r\nHost: x\r\nContent-Length: 9999999\r\n\r\n"
+    assert _status_line(api.port, too_big) == b"HTTP/1.1 413 Request Entity Too Large\r\n"
+
+
 def test_every_answer_has_a_fresh_request_id(api: Api) -> None:
     answers = [
         api.get("/version"),

@@ -8,13 +8,14 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from chaos.net import free_port
 from chaos.proxy import spawn_subprocess
-from chaos.toxiproxy import ToxiproxyClient
+from chaos.proxy.client import ToxiproxyClient
 from tests.chaos.proxy.helpers import Peer, connect
 
 
@@ -117,3 +118,38 @@ def test_command_module_is_light_and_documented() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[1] == "127.0.0.1 8474 False"
     assert "--allow-remote" in gameday("proxy", "--help").stdout
+
+
+def test_toxiproxy_servers_own_flag_spellings_work(tmp_path: Path, echo: Peer) -> None:
+    """A script written for toxiproxy-server (Go flags: one dash, `=` or a space) runs as is."""
+    listen = f"127.0.0.1:{free_port()}"
+    config = tmp_path / "proxies.json"
+    config.write_text(json.dumps([{"name": "db", "listen": listen, "upstream": echo.address}]))
+    port = free_port()
+    args = ["-host", "127.0.0.1", f"-port={port}", "-config", str(config), "-proxy-metrics",
+            "-runtime-metrics=false", "-seed", "42"]  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chaos.cli", "proxy", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline() == f"gameday proxy listening on 127.0.0.1:{port}\n"
+        client = ToxiproxyClient(f"http://127.0.0.1:{port}")
+        assert client.get_proxy("db").listen == listen
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+        assert b"toxiproxy_proxy_received_bytes_total" in metrics  # -proxy-metrics
+        assert b"process_cpu_seconds_total" not in metrics  # -runtime-metrics=false
+    finally:
+        process.terminate()
+        assert process.wait(10) == 0
+        process.stdout.close()  # type: ignore[union-attr]
+    version = gameday("proxy", "-version")
+    assert (
+        version.returncode == 0
+        and version.stdout == "toxiproxy-server version 2.12.0 (gameday proxy)\n"
+    )
+    bad = gameday("proxy", "-proxy-metrics=maybe")
+    assert bad.returncode == 2 and "invalid boolean value 'maybe'" in bad.stderr

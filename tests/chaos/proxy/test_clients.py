@@ -13,7 +13,7 @@ from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 from chaos.errors import ProxyError
 from chaos.net import free_port
 from chaos.proxy import RunningServer
-from chaos.toxiproxy import ProxySpec, ToxiproxyClient, ToxiproxyError
+from chaos.proxy.client import ProxySpec, ToxiproxyClient, ToxiproxyError
 from tests.chaos.proxy.helpers import Peer, connect
 
 
@@ -89,7 +89,7 @@ def test_library_populate_and_not_found(lib: toxiproxy.Toxiproxy, echo: Peer) ->
     assert lib.proxies() == {}
 
 
-# -- chaos.toxiproxy.ToxiproxyClient -----------------------------------------------------------
+# -- chaos.proxy.client.ToxiproxyClient -----------------------------------------------------------
 
 
 @pytest.fixture

@@ -16,21 +16,9 @@ import pytest
 
 from tests.chaos.runtime import procs
 from tests.chaos.runtime.conftest import SYSTEM, get
-from tests.support import ROOT
+from tests.support import ROOT, gameday
 
 pytestmark = pytest.mark.slow
-
-
-def gameday(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "chaos.cli", *args],
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 @pytest.fixture
@@ -126,10 +114,25 @@ def test_foreground_stops_everything_on_sigterm(workdir: Path) -> None:
     assert not (workdir / ".gameday" / "current.json").exists()
 
 
-def test_down_cleans_up_after_a_supervisor_killed_hard(workdir: Path) -> None:
+def test_a_supervisor_killed_hard_takes_its_system_with_it(workdir: Path) -> None:
     assert gameday(workdir, "up", str(SYSTEM)).returncode == 0
     state = state_of(workdir)
     pids, groups = everything_of(state)
+    os.kill(state["supervisor"]["pid"], signal.SIGKILL)
+    deadline = time.monotonic() + 10  # its watchdog: SIGTERM, 3 s, SIGKILL
+    while procs.alive(pids, groups) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not procs.alive(pids, groups)
+    status = gameday(workdir, "status")
+    assert status.returncode == 1 and "nothing is left; `gameday down` clears" in status.stdout
+    assert gameday(workdir, "down").returncode == 0
+
+
+def test_down_cleans_up_after_a_supervisor_and_its_watchdog_killed_hard(workdir: Path) -> None:
+    assert gameday(workdir, "up", str(SYSTEM)).returncode == 0
+    state = state_of(workdir)
+    pids, groups = everything_of(state)
+    os.kill(state["watchdog"], signal.SIGKILL)  # first: it would stop everything itself
     os.kill(state["supervisor"]["pid"], signal.SIGKILL)
     deadline = time.monotonic() + 10
     while state["supervisor"]["pid"] in procs.table() and time.monotonic() < deadline:

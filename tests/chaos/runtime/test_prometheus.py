@@ -57,3 +57,25 @@ def test_the_scrape_config_reads_the_targets_file_every_second(tmp_path: Path) -
     text = render_config(tmp_path / "targets.json", interval_s=1.0)
     assert "scrape_interval: 1000ms" in text
     assert f"- {tmp_path / 'targets.json'}" in text
+
+
+def test_the_game_day_profile_loads_the_projects_rules_and_keeps_exemplars(tmp_path: Path) -> None:
+    """The config the runtime writes, with the shop's game-day rules, passes promtool."""
+    from chaos.runtime.prometheus import EXEMPLARS, game_day_rules, plan
+
+    root = Path(__file__).parents[3]
+    rules = game_day_rules(root)
+    assert {p.name for p in rules} == {"slo.rules.yml", "causes.rules.yml"}
+    process = plan("/usr/bin/prometheus", tmp_path, 9999, rules=rules)
+    assert EXEMPLARS in process.argv
+    config = tmp_path / "prometheus" / "prometheus.yml"
+    assert all(str(p) in config.read_text() for p in rules)
+    promtool = require_binary("promtool", "sudo apt-get install prometheus")
+    import subprocess
+
+    (tmp_path / "prometheus" / "targets.json").write_text("[]")
+    checked = subprocess.run(
+        [promtool, "check", "config", str(config)], capture_output=True, text=True, timeout=60
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert game_day_rules(tmp_path) == []  # a project without dashboards/ gets no rules

@@ -12,7 +12,7 @@ import pytest
 from chaos.errors import ConfigInvalid, RuntimeFailure
 from chaos.runtime import RunningSystem, start_system
 from chaos.runtime.events import read_events
-from chaos.system import SystemSpec, parse_system
+from chaos.system.model import SystemSpec, parse_system
 from tests.chaos.runtime import natsproto, procs
 from tests.chaos.runtime.conftest import FAST, SYSTEM, get
 from tests.support import ROOT

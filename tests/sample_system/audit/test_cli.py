@@ -1,88 +1,73 @@
-"""`python -m sample_system.audit` against a running shop: clean, a planted break, a dead URL."""
+"""`python -m sample_system.audit` against a running shop: its JSON, its summary, its exit codes."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
+import threading
+from typing import Any
 
-import httpx
 import pytest
 
 from sample_system.audit.__main__ import main
-from tests.sample_system.shop import Shop, dead_url, running_shop
-
-AUDITED = ("orders", "payments", "inventory", "notifications")
-
-
-@pytest.fixture
-def shop(tmp_path: Path) -> Iterator[Shop]:
-    with running_shop(tmp_path, ("catalog", *AUDITED)) as s:
-        yield s
+from sample_system.audit.invariants import INVARIANTS
+from tests.sample_system.audit.shopdata import AUDITED, ShopData
+from tests.sample_system.shop import dead_url
 
 
-def flags(shop: Shop) -> list[str]:
-    return [arg for name in AUDITED for arg in (f"--{name}", shop.urls[name])]
-
-
-def order(shop: Shop, card: str) -> httpx.Response:
-    body = {"items": [{"product_id": 1, "quantity": 1}], "card_token": card}
-    headers = {"Idempotency-Key": uuid.uuid4().hex}
-    return httpx.post(shop.urls["orders"] + "/orders", json=body, headers=headers, timeout=10)
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, object]]:
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any], str]:
     code = main(argv)
     captured = capsys.readouterr()
-    return code, json.loads(captured.out or captured.err)
+    return code, json.loads(captured.out or captured.err), captured.err
 
 
-def test_a_consistent_shop_passes(shop: Shop, capsys: pytest.CaptureFixture[str]):
-    assert order(shop, "tok_visa").status_code == 201
-    assert order(shop, "tok_declined").status_code == 402
-    code, report = run([*flags(shop), "--wait", "10"], capsys)
-    assert (code, report["ok"], report["violations"]) == (0, True, [])
-    assert report["counts"] == {
-        "confirmed": 1, "failed": 1, "pending": 0, "notifications": 1, "charges": 2,
-    }  # fmt: skip
-
-
-def test_a_captured_charge_on_a_failed_order_is_caught(
-    shop: Shop, capsys: pytest.CaptureFixture[str]
+def test_a_clean_shop_is_exit_0_with_every_invariant_listed(
+    data: ShopData, capsys: pytest.CaptureFixture[str]
 ):
-    failed = order(shop, "tok_declined").json()["order"]
-    # Plant the break in payments' file; the audit reads it back through payments' API.
-    with sqlite3.connect(shop.data_dir / "payments.sqlite3") as db:
-        db.execute(
-            "UPDATE charges SET state = 'captured' WHERE order_id = ?", (failed["order_id"],)
-        )
-    code, report = run(flags(shop), capsys)
+    code, report, summary = run(data.urls(), capsys)
+    assert (code, report["ok"], report["violations"]) == (0, True, [])
+    assert (report["format"], report["version"]) == ("shop-audit", 1)
+    assert report["invariants"] == [rule.id for rule in INVARIANTS]
+    assert report["pending_orders"] == []
+    assert summary.startswith(f"audit: ok, {len(INVARIANTS)} invariants hold over 4 orders")
+
+
+def test_a_violation_is_exit_1_naming_the_invariant_and_the_entity(
+    data: ShopData, capsys: pytest.CaptureFixture[str]
+):
+    with data.db("payments") as db:
+        db.execute("UPDATE charges SET state = 'captured' WHERE order_id = ?", (data.declined,))
+    code, report, summary = run(data.urls(), capsys)
     assert code == 1
     assert report["violations"] == [
         {
-            "invariant": "failed_has_no_captured_charge",
-            "subject": f"order {failed['order_id']}",
-            "detail": "captured, not refunded",
+            "invariant": "failed_order_has_no_captured_charge",
+            "entity": {"kind": "order", "id": data.declined},
+            "detail": "charges: ['captured'] (payment_declined)",
         }
     ]
+    assert f"failed_order_has_no_captured_charge: order {data.declined}" in summary
 
 
-def test_leaked_stock_is_caught(shop: Shop, capsys: pytest.CaptureFixture[str]):
-    with sqlite3.connect(shop.data_dir / "inventory.sqlite3") as db:
-        db.execute("UPDATE stock SET available = available - 1 WHERE product_id = 3")
-    code, report = run(flags(shop), capsys)
-    assert code == 1
-    assert [v["subject"] for v in report["violations"]] == ["product 3"]  # type: ignore[index]
+def test_wait_reads_again_until_the_break_is_repaired(
+    data: ShopData, capsys: pytest.CaptureFixture[str]
+):
+    with data.db("notifications") as db:
+        db.execute("DELETE FROM notifications")
+    repair = threading.Timer(0.3, data.restore)  # as a late notification would
+    repair.start()
+    try:
+        code, report, _ = run([*data.urls(), "--wait", "10"], capsys)
+    finally:
+        repair.join()
+    assert (code, report["violations"]) == (0, [])
+    assert report["reads"] > 1
 
 
 def test_an_unreachable_service_is_exit_2_naming_the_url(
-    shop: Shop, capsys: pytest.CaptureFixture[str]
+    data: ShopData, capsys: pytest.CaptureFixture[str]
 ):
     down = dead_url()
-    argv = [*flags(shop)[:-2], "--notifications", down]
-    code, report = run(argv, capsys)
+    code, report, _ = run([*data.urls()[:-2], "--notifications", down], capsys)
     assert code == 2
     assert down in str(report["error"])
 
@@ -92,6 +77,6 @@ def test_missing_urls_are_exit_2_naming_the_variable(
 ):
     for name in AUDITED:
         monkeypatch.delenv(f"{name.upper()}_URLS", raising=False)
-    code, report = run([], capsys)
+    code, report, _ = run([], capsys)
     assert code == 2
     assert "ORDERS_URLS is not set" in str(report["error"])

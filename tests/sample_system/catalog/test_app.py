@@ -46,6 +46,9 @@ def test_one_product_and_an_unknown_one(catalog: httpx.Client):
         ("/products/0", {}, "path.product_id"),
         ("/products", {"limit": "0"}, "query.limit"),
         ("/products", {"offset": "-1"}, "query.offset"),
+        ("/products", {"offset": str(2**63)}, "query.offset"),
+        ("/products", {"limt": "5"}, "query.limt"),
+        ("/products/1", {"limit": "5"}, "query.limit"),
     ],
 )
 def test_bad_input_is_a_422_naming_the_field(catalog: httpx.Client, path, params, field):
@@ -54,10 +57,12 @@ def test_bad_input_is_a_422_naming_the_field(catalog: httpx.Client, path, params
     assert answer.json()["problems"][0]["field"] == field
 
 
-def test_bad_ids_name_the_element(catalog: httpx.Client):
-    answer = catalog.get("/products", params={"ids": "1,two"})
+@pytest.mark.parametrize("ids", ["1,two", "0", "1,,2", ",".join(["1"] * 101), "1" * 11])
+def test_bad_ids_are_a_422_naming_the_value(catalog: httpx.Client, ids: str):
+    answer = catalog.get("/products", params={"ids": ids})
     assert answer.status_code == 422
-    assert "'two'" in answer.json()["message"]
+    assert answer.json()["problems"][0]["field"] == "query.ids"
+    assert answer.json()["problems"][0]["got"] == ids[:100]
 
 
 def test_unknown_path_and_method_are_json(catalog: httpx.Client):

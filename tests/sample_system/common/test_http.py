@@ -37,6 +37,10 @@ def replica(name: str) -> FastAPI:
         app.state.calls += 1
         return Response("oops", status_code=500)
 
+    @app.get("/bad-gateway")
+    async def bad_gateway() -> Response:
+        return Response("upstream gone", status_code=502)
+
     @app.get("/my-dependency-is-down")
     async def down() -> JSONResponse:
         return JSONResponse({"error": "dependency_unavailable"}, status_code=503)
@@ -113,6 +117,32 @@ def test_a_500_is_a_failure_that_is_retried_on_the_other_replica(replicas):
         call(client, "GET", "/broken", idempotent=True)
     assert caught.value.maybe_processed
     assert [app.state.calls for app in apps] == [1, 1]
+
+
+def test_a_500_says_nothing_of_health_so_the_breaker_stays_closed(replicas):
+    # bad input can make a callee fail on one request: a few such requests must not open the
+    # breaker for every other caller (the hostile-input bug the matrix found)
+    urls, _ = replicas
+    client = ServiceClient("five-hundred", urls, Policy(attempts=2, breaker_failures=1))
+
+    async def three_bad_requests() -> list[str]:
+        outcomes = []
+        try:
+            for _ in range(3):
+                try:
+                    await client.request("GET", "/broken", idempotent=True)
+                except DependencyUnavailable as exc:
+                    outcomes.append(exc.reason)
+        finally:
+            await client.aclose()
+        return outcomes
+
+    assert asyncio.run(three_bad_requests()) == ["error", "error", "error"]  # not circuit_open
+    assert client.resilience.breaker.state == "closed"
+    gateway_gone = ServiceClient("bad-gateway", urls, Policy(attempts=1, breaker_failures=1))
+    with pytest.raises(DependencyUnavailable):
+        call(gateway_gone, "GET", "/bad-gateway", idempotent=True)
+    assert gateway_gone.resilience.breaker.state == "open"
 
 
 def test_a_callee_whose_own_dependency_is_down_is_not_counted_against_it(replicas):

@@ -14,7 +14,7 @@ import pytest
 from chaos.net import LOOPBACK, free_port
 from sample_system.common.messaging import Messaging
 from sample_system.notifications.app import create_app
-from tests.sample_system.servers import nats_server, serve
+from tests.sample_system.servers import AUTH, nats_server, serve
 
 
 def publish(nats_url: str, *events: tuple[dict[str, Any], str]) -> None:
@@ -46,7 +46,7 @@ def confirmed(order_id: str) -> dict[str, Any]:
 def wait_for(url: str, predicate: Any, timeout: float = 15.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
-        body = httpx.get(url, timeout=5).json()
+        body = httpx.get(url, timeout=5, headers=AUTH).json()
         if predicate(body):
             return body
         assert time.monotonic() < deadline, f"gave up waiting on {url}: {body}"
@@ -69,9 +69,9 @@ def test_a_republished_event_notifies_once(service: tuple[str, str]):
     publish(nats_url, (confirmed("o1"), "first"), (confirmed("o1"), "second"))
     publish(nats_url, (confirmed("o2"), "third"))
     wait_for(url + "/admin/consumer", lambda b: b["delivered"] + b["duplicates"] == 3)
-    consumer = httpx.get(url + "/admin/consumer").json()
+    consumer = httpx.get(url + "/admin/consumer", headers=AUTH).json()
     assert (consumer["delivered"], consumer["duplicates"]) == (2, 1)
-    sent = httpx.get(url + "/notifications", params={"order_id": "o1"}).json()
+    sent = httpx.get(url + "/notifications", params={"order_id": "o1"}, headers=AUTH).json()
     assert len(sent["notifications"]) == 1
     assert "o1 is confirmed" in sent["notifications"][0]["message"]
 
@@ -81,12 +81,12 @@ def test_the_stream_drops_a_duplicate_de_duplication_id(service: tuple[str, str]
     publish(nats_url, (confirmed("o1"), "same"), (confirmed("o1"), "same"))
     publish(nats_url, (confirmed("o2"), "other"))
     wait_for(url + "/admin/consumer", lambda b: b["delivered"] == 2)
-    assert httpx.get(url + "/admin/consumer").json()["duplicates"] == 0
+    assert httpx.get(url + "/admin/consumer", headers=AUTH).json()["duplicates"] == 0
 
 
 def test_a_bad_order_id_filter_is_a_422(service: tuple[str, str]):
     _, url = service
-    answer = httpx.get(url + "/notifications", params={"order_id": "no spaces"})
+    answer = httpx.get(url + "/notifications", params={"order_id": "no spaces"}, headers=AUTH)
     assert answer.status_code == 422
     assert answer.json()["problems"][0]["field"] == "query.order_id"
 
@@ -106,6 +106,6 @@ def test_notifications_resume_after_nats_restarts_and_none_is_repeated(
         with nats_server(data, port):  # same port, same data: the stream and consumer survive
             publish(nats_url, (confirmed("after"), "after"))
             wait_for(url + "/admin/consumer", lambda b: b["delivered"] == 2)
-        assert httpx.get(url + "/admin/consumer").json()["duplicates"] == 0
-        sent = httpx.get(url + "/admin/notifications").json()["notifications"]
+        assert httpx.get(url + "/admin/consumer", headers=AUTH).json()["duplicates"] == 0
+        sent = httpx.get(url + "/admin/notifications", headers=AUTH).json()["notifications"]
         assert sorted(n["order_id"] for n in sent) == ["after", "before"]

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from sample_system.audit.collect import Targets, audit
+from tests.sample_system.servers import AUTH
 from tests.sample_system.shop import Shop, dead_url, running_shop
 
 CORE = ("catalog", "inventory", "payments", "orders", "notifications")
@@ -21,7 +22,7 @@ CORE = ("catalog", "inventory", "payments", "orders", "notifications")
 def checkout(
     shop: Shop, body: dict[str, Any], key: str | None = None, client: str = "alice"
 ) -> httpx.Response:
-    headers = {"Idempotency-Key": key or uuid.uuid4().hex, "X-Client-Id": client}
+    headers = {"Idempotency-Key": key or uuid.uuid4().hex, "X-Client-Id": client, **AUTH}
     return httpx.post(shop.urls["orders"] + "/orders", json=body, headers=headers, timeout=10)
 
 
@@ -33,12 +34,16 @@ def cart(*lines: tuple[int, int], card: str = "tok_visa") -> dict[str, Any]:
 
 
 def rows(shop: Shop, service: str, path: str, key: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = httpx.get(shop.urls[service] + path, timeout=10).json()[key]
+    rows: list[dict[str, Any]] = httpx.get(
+        shop.urls[service] + path, timeout=10, headers=AUTH
+    ).json()[key]
     return rows
 
 
 def available(shop: Shop, product_id: int) -> int:
-    return int(httpx.get(f"{shop.urls['inventory']}/stock/{product_id}").json()["available"])
+    return int(
+        httpx.get(f"{shop.urls['inventory']}/stock/{product_id}", headers=AUTH).json()["available"]
+    )
 
 
 def assert_audit_clean(shop: Shop, wait: float = 10.0) -> None:
@@ -94,7 +99,9 @@ def test_keys_are_per_client(shop: Shop):
     first = checkout(shop, cart((2, 1)), key, client="alice").json()["order"]["order_id"]
     second = checkout(shop, cart((2, 1)), key, client="bob").json()["order"]["order_id"]
     assert first != second
-    lookup = httpx.get(f"{shop.urls['orders']}/orders/{first}", headers={"X-Client-Id": "bob"})
+    lookup = httpx.get(
+        f"{shop.urls['orders']}/orders/{first}", headers={"X-Client-Id": "bob", **AUTH}
+    )
     assert lookup.status_code == 404
 
 
@@ -125,14 +132,33 @@ def test_out_of_stock_is_a_409_and_charges_nothing(shop: Shop):
             {"Idempotency-Key": "k2"},
             "body.items.0.quantity",
         ),
-        (cart((999, 1)), {"Idempotency-Key": "k3"}, "body.items"),
     ],
 )
 def test_bad_input_is_a_422_naming_the_field(shop: Shop, body, headers, field):
-    answer = httpx.post(shop.urls["orders"] + "/orders", json=body, headers=headers)
+    answer = httpx.post(shop.urls["orders"] + "/orders", json=body, headers={**headers, **AUTH})
     assert answer.status_code == 422, answer.text
     assert field in [p["field"] for p in answer.json()["problems"]]
     assert rows(shop, "orders", "/admin/orders", "orders") == []
+
+
+def test_an_unknown_product_is_a_404_and_no_order(shop: Shop):
+    answer = checkout(shop, cart((1, 1), (999, 1)))
+    assert answer.status_code == 404, answer.text
+    assert (answer.json()["error"], answer.json()["problems"][0]["field"]) == (
+        "product_not_found",
+        "body.items",
+    )
+    assert rows(shop, "orders", "/admin/orders", "orders") == []
+
+
+def test_a_product_on_two_lines_is_bought_once_with_the_sum(shop: Shop):
+    answer = checkout(shop, cart((2, 1), (2, 2)))
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["order"]["items"] == [
+        {"product_id": 2, "quantity": 3, "unit_price_cents": 1299}
+    ]
+    assert available(shop, 2) == 2
+    assert_audit_clean(shop)
 
 
 def test_payments_down_fails_fast_with_a_clear_503_and_nothing_charged(tmp_path: Path):
@@ -160,7 +186,9 @@ def test_an_unknown_payment_outcome_stays_pending_until_the_reconciler_asks(tmp_
             assert time.monotonic() < deadline, "payments never finished the charge"
             time.sleep(0.05)
         # Payments' answer to the repeated charge is immediate now: the order is confirmed.
-        ran = httpx.post(shop.urls["orders"] + "/admin/reconcile", params={"older_than": 0})
+        ran = httpx.post(
+            shop.urls["orders"] + "/admin/reconcile", params={"older_than": 0}, headers=AUTH
+        )
         assert ran.json()["reconciled"] == {"confirmed": 1}
         assert_audit_clean(shop)
 
@@ -168,5 +196,5 @@ def test_an_unknown_payment_outcome_stays_pending_until_the_reconciler_asks(tmp_
 def test_checkout_succeeds_while_nats_is_down_and_the_event_waits(tmp_path: Path):
     with running_shop(tmp_path, CORE, urls={"nats": dead_url("nats")}) as shop:
         assert checkout(shop, cart((1, 1))).status_code == 201
-        outbox = httpx.get(shop.urls["orders"] + "/admin/outbox").json()
+        outbox = httpx.get(shop.urls["orders"] + "/admin/outbox", headers=AUTH).json()
         assert outbox == {"waiting": 1, "published": 0, "nats_connected": False}

@@ -1,0 +1,1 @@
+"""The `gameday` command line: `main` dispatches to one module per sub-command."""

@@ -1,0 +1,1 @@
+"""Judgement: SLO thresholds and baseline-vs-fault statistics turned into verdicts (pure)."""

@@ -1,0 +1,159 @@
+"""Baseline-vs-fault statistics for one journey: is the fault window worse than the baseline?
+
+Latency with a one-sided Mann-Whitney U test over every request's latency (exact, from the
+HdrHistogram buckets), errors with a one-sided Fisher exact test. A difference counts only
+when it is both significant and larger than the hypothesis tolerates (`Comparison`), so
+noise is not a finding and a trivial shift is not a failure.
+
+Latency counts as larger when p95 *or the median* moved beyond the tolerance: a partial
+failure (one replica of three, retries that succeed) moves the median before it moves p95.
+
+Many comparisons at one significance level make false alarms: `adjust` turns every p-value
+of one judgement into a Benjamini-Hochberg q-value (scipy's `false_discovery_control`), so
+the expected share of false discoveries among all deviations found stays at the level asked
+for, however many cells and journeys are compared. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from loadtests.windows import WindowStats
+
+ALPHA = 0.01  # significance for both tests
+MIN_LATENCY_SHIFT_MS = 5.0  # a p95 or p50 rise smaller than this is never called a deviation
+MIN_REQUESTS = 20  # fewer requests in a window than this: no statistics, said so
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Fault window against baseline, for one journey."""
+
+    baseline_count: int
+    fault_count: int
+    baseline_p50_ms: float | None
+    fault_p50_ms: float | None
+    baseline_p95_ms: float | None
+    fault_p95_ms: float | None
+    latency_p_value: float | None  # one-sided: fault slower than baseline
+    baseline_error_rate: float
+    fault_error_rate: float
+    error_p_value: float | None  # one-sided: fault fails more than baseline
+    latency_q_value: float | None = None  # after `adjust`: Benjamini-Hochberg q-values
+    error_q_value: float | None = None
+
+    @property
+    def latency_significance(self) -> float | None:
+        """The q-value when adjusted, else the p-value."""
+        return self.latency_q_value if self.latency_q_value is not None else self.latency_p_value
+
+    @property
+    def error_significance(self) -> float | None:
+        """The q-value when adjusted, else the p-value."""
+        return self.error_q_value if self.error_q_value is not None else self.error_p_value
+
+    def latency_deviates(
+        self, tolerance: float, alpha: float = ALPHA, median_tolerance: float | None = None
+    ) -> bool:
+        """Significantly slower, and p95 beyond `tolerance` x baseline or the median beyond
+        `median_tolerance` (default: the same) x baseline, each by more than 5 ms."""
+        significance = self.latency_significance
+        if significance is None or significance >= alpha:
+            return False
+        median = tolerance if median_tolerance is None else median_tolerance
+        return _beyond(self.baseline_p95_ms, self.fault_p95_ms, tolerance) or _beyond(
+            self.baseline_p50_ms, self.fault_p50_ms, median
+        )
+
+    def errors_deviate(self, tolerance: float, alpha: float = ALPHA) -> bool:
+        """Significantly more errors, and more than `tolerance` above the baseline rate."""
+        significance = self.error_significance
+        if significance is None or significance >= alpha:
+            return False
+        return self.fault_error_rate - self.baseline_error_rate > tolerance
+
+    def latency_change(self) -> str:
+        """`p95 40ms -> 90ms, p50 20ms -> 31ms (q=3e-05)`, for problem texts."""
+        q = self.latency_significance
+        label = "q" if self.latency_q_value is not None else "p"
+        return (
+            f"p95 {_ms(self.baseline_p95_ms)} -> {_ms(self.fault_p95_ms)}, "
+            f"p50 {_ms(self.baseline_p50_ms)} -> {_ms(self.fault_p50_ms)}"
+            + (f" ({label}={q:.1g})" if q is not None else "")
+        )
+
+    def error_change(self) -> str:
+        """`0.0% -> 12.5% (q=1e-04)`, for problem texts."""
+        q = self.error_significance
+        label = "q" if self.error_q_value is not None else "p"
+        return f"{self.baseline_error_rate:.1%} -> {self.fault_error_rate:.1%}" + (
+            f" ({label}={q:.1g})" if q is not None else ""
+        )
+
+
+def _beyond(baseline: float | None, fault: float | None, tolerance: float) -> bool:
+    if baseline is None or fault is None:
+        return False
+    return fault > baseline * tolerance and fault - baseline > MIN_LATENCY_SHIFT_MS
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}ms"
+
+
+def adjust(comparisons: Sequence[Comparison]) -> list[Comparison]:
+    """The comparisons with Benjamini-Hochberg q-values over all their p-values together."""
+    values = [
+        p
+        for c in comparisons
+        for p in (c.latency_p_value, c.error_p_value)
+        if p is not None
+    ]
+    if not values:
+        return list(comparisons)
+    q_values = iter(stats.false_discovery_control(values, method="bh").tolist())
+    adjusted = []
+    for c in comparisons:
+        latency_q = next(q_values) if c.latency_p_value is not None else None
+        error_q = next(q_values) if c.error_p_value is not None else None
+        adjusted.append(replace(c, latency_q_value=latency_q, error_q_value=error_q))
+    return adjusted
+
+
+def _expand(pairs: list[tuple[float, int]]) -> np.ndarray[Any, np.dtype[np.float64]]:
+    values = np.array([v for v, _ in pairs], dtype=np.float64)
+    counts = np.array([c for _, c in pairs], dtype=np.int64)
+    return np.repeat(values, counts)
+
+
+def compare(baseline: WindowStats, fault: WindowStats) -> Comparison:
+    """Latency (Mann-Whitney U) and error (Fisher exact) tests, fault vs baseline, one-sided."""
+    latency_p: float | None = None
+    if baseline.count >= MIN_REQUESTS and fault.count >= MIN_REQUESTS:
+        result = stats.mannwhitneyu(
+            _expand(fault.value_counts()), _expand(baseline.value_counts()), alternative="greater"
+        )
+        latency_p = float(result.pvalue)
+    error_p: float | None = None
+    if baseline.offered >= MIN_REQUESTS and fault.offered >= MIN_REQUESTS:
+        fault_bad = fault.failures + fault.dropped
+        base_bad = baseline.failures + baseline.dropped
+        table = [[fault_bad, fault.offered - fault_bad], [base_bad, baseline.offered - base_bad]]
+        error_p = float(stats.fisher_exact(table, alternative="greater").pvalue)
+    return Comparison(
+        baseline_count=baseline.count,
+        fault_count=fault.count,
+        baseline_p50_ms=baseline.percentile_ms(50),
+        fault_p50_ms=fault.percentile_ms(50),
+        baseline_p95_ms=baseline.percentile_ms(95),
+        fault_p95_ms=fault.percentile_ms(95),
+        latency_p_value=latency_p,
+        baseline_error_rate=baseline.error_rate,
+        fault_error_rate=fault.error_rate,
+        error_p_value=error_p,
+    )

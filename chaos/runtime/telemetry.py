@@ -1,0 +1,115 @@
+"""What a replica's own /metrics says about its load: CPU, in-flight requests, a busy limit.
+
+    before = read_replica("http://127.0.0.1:41002", "/metrics")
+    ...
+    usage = Usage.between(before, read_replica(...))
+    usage.cpu          # CPU cores used (process_cpu_seconds_total, prometheus-client's
+                       # process collector)
+    usage.in_flight    # http_server_active_requests (instrument()), mean of the two reads
+    usage.busy         # fraction of a concurrency limit in use, when the service reports one
+    usage.wait_ms      # mean queue time in front of that limit
+
+The concurrency-limit convention (docs/scaling.md): a service that holds a bounded resource
+(processor lines, a worker pool, a connection pool) reports `concurrency_limit`,
+`concurrency_in_use`, the counter `concurrency_busy_seconds_total` (in-use x seconds) and the
+histogram `concurrency_wait_seconds`, each labelled `resource`.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Cumulative figures of one replica at one moment."""
+
+    time: float
+    cpu_seconds: float | None
+    in_flight: float
+    limit: float | None
+    busy_seconds: float | None
+    wait_sum: float
+    wait_count: float
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Rates of one replica between two readings."""
+
+    seconds: float
+    cpu: float | None
+    in_flight: float
+    busy: float | None
+    wait_ms: float | None
+
+    @classmethod
+    def between(cls, before: Reading, after: Reading) -> Usage | None:
+        """The usage between two readings of the same process; None if it restarted."""
+        span = after.time - before.time
+        if span <= 0:
+            return None
+        cpu = None
+        if after.cpu_seconds is not None and before.cpu_seconds is not None:
+            if after.cpu_seconds < before.cpu_seconds:
+                return None  # a new process: counters started again
+            cpu = (after.cpu_seconds - before.cpu_seconds) / span
+        busy = None
+        if after.busy_seconds is not None and before.busy_seconds is not None and after.limit:
+            busy = max(0.0, (after.busy_seconds - before.busy_seconds) / (span * after.limit))
+        waits = after.wait_count - before.wait_count
+        wait_ms = (after.wait_sum - before.wait_sum) / waits * 1000 if waits > 0 else None
+        return cls(span, cpu, (before.in_flight + after.in_flight) / 2, busy, wait_ms)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "cpu": self.cpu,
+            "in_flight": self.in_flight,
+            "busy": self.busy,
+            "wait_ms": self.wait_ms,
+        }
+
+
+def parse_reading(text: str, now: float) -> Reading:
+    """A Reading from Prometheus text exposition."""
+    cpu: float | None = None
+    in_flight = 0.0
+    limit: float | None = None
+    busy: float | None = None
+    wait_sum = wait_count = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            name, value = sample.name, float(sample.value)
+            if name == "process_cpu_seconds_total":
+                cpu = value
+            elif name == "http_server_active_requests":
+                in_flight += value
+            elif name == "concurrency_limit":
+                limit = (limit or 0.0) + value
+            elif name == "concurrency_busy_seconds_total":
+                busy = (busy or 0.0) + value
+            elif name == "concurrency_wait_seconds_sum":
+                wait_sum += value
+            elif name == "concurrency_wait_seconds_count":
+                wait_count += value
+    return Reading(now, cpu, in_flight, limit, busy, wait_sum, wait_count)
+
+
+def read_replica(url: str, path: str = "/metrics", timeout: float = 2.0) -> Reading | None:
+    """Scrape one replica; None when it does not answer."""
+    try:
+        with urllib.request.urlopen(url + path, timeout=timeout) as response:
+            text = response.read().decode("utf-8", "replace")
+    except (OSError, urllib.error.URLError, ValueError):
+        return None
+    try:
+        return parse_reading(text, time.monotonic())
+    except ValueError:
+        return None

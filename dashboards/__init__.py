@@ -1,0 +1,1 @@
+"""The shop's dashboards, recording rules and alerts as code (`python -m dashboards`)."""
