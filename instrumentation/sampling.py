@@ -1,10 +1,10 @@
 """Asking the sampler before the server span is built, and agreeing with the SDK afterwards.
 
 The FastAPI instrumentor computes every request attribute and the route before the sampler
-is asked, so an unsampled request costs nearly as much as a sampled one (docs/performance.md
-has the profile). `Presampler` asks the provider's sampler first, with the inputs the SDK
-would give it for a root or child server span; a dropped request then needs only a
-non-recording span context, made the way the SDK makes one.
+is asked, so an unsampled request pays for most of a sampled one's work. `Presampler` asks
+the provider's sampler first, with the inputs the SDK would give it for a root or child
+server span; a dropped request then needs only a non-recording span context, made the way
+the SDK makes one.
 
 The SDK asks the sampler again when the span of a sampled request starts. The decisions agree
 because `Presampler` hands the trace id it asked about to the SDK through `PresetTraceIds`,

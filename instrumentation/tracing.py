@@ -174,8 +174,9 @@ def prefer_stable_http_semconv() -> None:
     """Use the stable HTTP semantic conventions unless the user chose otherwise.
 
     The stable attribute set (`http.request.method`, `url.path`, `http.route`, ...) matches
-    the metric labels, and the instrumentor computes it about a sixth faster than the legacy
-    one (docs/performance.md). Read once per process, before the first instrumentor runs.
+    the metric labels, and it is the one `ServerSpans` reproduces (the legacy names go through
+    the instrumentor's own middleware). Read once per process, before the first instrumentor
+    runs.
     """
     os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
 
