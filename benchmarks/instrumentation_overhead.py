@@ -1,29 +1,45 @@
-"""Throughput of a hello-world FastAPI service: bare vs instrumented, measured side by side.
+"""Throughput and CPU per request of a hello-world FastAPI service: bare vs instrumented.
 
-One uvicorn worker pinned to core 0, a raw-socket keep-alive load generator pinned to core 1;
-every variant runs once per round, in a shuffled order, for several rounds; the figures
-printed last are medians of per-round ratios to bare (so machine drift cancels out): the
-throughput ratio, and the ratio of the server's CPU time per request (read from /proc), which
-other load on the machine disturbs less.
+One uvicorn worker pinned to core 0; on core 1 a raw-socket keep-alive load generator, a
+loopback OTLP/HTTP receiver (a real HTTP server that decodes, counts and discards every
+export, benchmarks/_otlp_receiver.py) and, when gameday exports from its exporter process,
+that process (it plays the part of a Collector sidecar: its CPU is counted, not hidden).
+Every variant runs once per round, in a shuffled order, for several rounds; the figures are
+medians (ratios: medians of per-round ratios to bare, so machine drift cancels out).
 
     .venv/bin/python benchmarks/instrumentation_overhead.py [--rounds 5] [--seconds 4]
-        [--export none|file] [--variants bare,naive,gameday-100,gameday-10]
+        [--variants bare,naive,gameday-100,gameday-10,...]
 
-Variants:
+A variant is BASE[/EXPORT]. BASE:
   bare           no instrumentation
-  naive          FastAPIInstrumentor + prometheus-fastapi-instrumentator, both with defaults,
-                 SDK tracer provider sampling 100 %
+  naive          FastAPIInstrumentor + prometheus-fastapi-instrumentator, defaults, SDK
+                 provider sampling 100 % with a BatchSpanProcessor (as their docs show)
   metrics-only   gameday with tracing off (OTEL_SDK_DISABLED=true): RED metrics and health
   gameday-100    instrument(app), sampling 100 %
   gameday-10     instrument(app), parentbased_traceidratio 0.1
-  gameday-0      instrument(app), sampling off (the cost of the sampling gate alone)
---export file sends every traced variant's spans to the embedded OTLP JSON-lines file
-exporter; with none (default) spans are created, sampled and dropped.
+  gameday-0      instrument(app), sampling off (the sampling gate alone)
+EXPORT (traced variants; default otlp):
+  otlp           OTLP/HTTP protobuf to the loopback receiver
+  file           the OTLP JSON-lines file exporter, into a temporary directory
+  dead           OTLP/HTTP to a port where nothing listens (the telemetry backend is down)
+  in-process     gameday only: OTLP/HTTP from a BatchSpanProcessor in the worker itself
+                 (GAMEDAY_EXPORTER_PROCESS=false), to show what the exporter process saves
+  none           spans are created and sampled, never exported
+
+Ratios: thru/bare is the median of per-round throughput ratios; best/best divides each
+variant's best round by bare's best (other load only ever slows a round down, so the best
+rounds are the least disturbed); bare CPU/CPU compares CPU per request, worker + exporter.
+Columns: server and exporter-process CPU per request (from /proc; exporter CPU is 0 when
+export runs inside the worker), spans the receiver decoded per request during the load (for
+file export: spans in the files after shutdown, per request), resident memory of
+worker + exporter at the end of the load. The last lines compare the collector-down
+variant with the live one (latency and memory), when both ran.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import random
@@ -32,14 +48,20 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._procs import children, cpu_seconds, memory_kib, pin, pin_pid  # noqa: E402
 from chaos.net import free_port, wait_for_port  # noqa: E402
 
-VARIANTS: dict[str, dict[str, str]] = {
+SERVER_CORE, LOAD_CORE = 0, 1
+PROBE_PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+BASES: dict[str, dict[str, str]] = {
     "bare": {"BENCH_VARIANT": "bare"},
     "naive": {"BENCH_VARIANT": "naive"},
     "metrics-only": {"BENCH_VARIANT": "gameday", "OTEL_SDK_DISABLED": "true"},
@@ -51,69 +73,209 @@ VARIANTS: dict[str, dict[str, str]] = {
     },
     "gameday-0": {"BENCH_VARIANT": "gameday", "OTEL_TRACES_SAMPLER": "parentbased_always_off"},
 }
+UNTRACED = {"bare", "metrics-only"}
+EXPORTS = ("otlp", "file", "dead", "in-process", "none")
+DEFAULT_VARIANTS = (
+    "bare,naive,metrics-only,gameday-0,gameday-10,gameday-100,"
+    "naive/file,gameday-10/file,gameday-100/file,gameday-100/in-process,gameday-100/dead"
+)
 
 
-def _pin(core: int) -> list[str]:
-    return ["taskset", "-c", str(core)] if shutil.which("taskset") and os.cpu_count() != 1 else []
+@dataclass
+class Setup:
+    """What every measurement shares: the receiver and the run's temporary directory."""
+
+    receiver_port: int
+    dead_port: int
+    scratch: Path
+    seconds: float
+    connections: int
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+@dataclass
+class Result:
+    rps: float
+    p50_us: float
+    p99_us: float
+    server_cpu_us: float
+    exporter_cpu_us: float
+    spans_per_request: float
+    rss_mib: float
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def cpu_us(self) -> float:
+        return self.server_cpu_us + self.exporter_cpu_us
 
 
-def measure(variant: str, seconds: float, connections: int, export: str) -> dict[str, float]:
-    """Start the app for one variant, load it, stop it; the load generator's JSON result."""
+def parse_variant(spec: str) -> tuple[str, str]:
+    """`gameday-100/file` -> ("gameday-100", "file"); the export defaults to otlp."""
+    base, _, export = spec.partition("/")
+    if base not in BASES:
+        raise ValueError(f"unknown variant base {base!r}; choose from {', '.join(BASES)}")
+    if base in UNTRACED:
+        return base, "none"
+    export = export or "otlp"
+    if export not in EXPORTS or (export == "in-process" and base == "naive"):
+        raise ValueError(f"unknown export {export!r} in {spec!r}; choose from {EXPORTS}")
+    return base, export
+
+
+def variant_env(spec: str, setup: Setup) -> tuple[dict[str, str], Path | None]:
+    """The server's environment, and the directory its JSON-lines files go to (if any)."""
+    base, export = parse_variant(spec)
+    directory = None
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OTEL_", "GAMEDAY_", "BENCH_", "PROMETHEUS_"))
+    }
+    env.update(BASES[base], PYTHONPATH=str(ROOT))
+    if export in ("otlp", "in-process"):
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{setup.receiver_port}"
+    elif export == "dead":
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{setup.dead_port}"
+    elif export == "file":
+        directory = Path(tempfile.mkdtemp(dir=setup.scratch))
+        env["GAMEDAY_TRACES_DIR" if base != "naive" else "BENCH_TRACES_DIR"] = str(directory)
+    if export == "in-process":
+        env["GAMEDAY_EXPORTER_PROCESS"] = "false"
+    return env, directory
+
+
+def _get(port: int, path: str, headers: dict[str, str] | None = None) -> bytes:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path, headers=headers or {})
+        return connection.getresponse().read()
+    finally:
+        connection.close()
+
+
+def _received_spans(setup: Setup) -> int:
+    return int(json.loads(_get(setup.receiver_port, "/stats"))["spans"])
+
+
+def _spans_in_files(directory: Path) -> int:
+    """Spans written as OTLP JSON lines in `directory`."""
+    count = 0
+    for path in directory.glob("*.jsonl"):
+        for line in path.read_text().splitlines():
+            for resource in json.loads(line).get("resourceSpans", []):
+                count += sum(len(scope.get("spans", [])) for scope in resource["scopeSpans"])
+    return count
+
+
+def _exporters(server_pid: int, expect: bool) -> list[int]:
+    """The worker's exporter process(es), moved to the load core like a sidecar container."""
+    deadline = time.monotonic() + (10 if expect else 0)
+    while True:
+        found = children(server_pid)
+        if found or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    for pid in found:
+        pin_pid(pid, LOAD_CORE)
+    # Its start-up (imports, the probe's span) is not the cost of the requests measured next.
+    deadline, last = time.monotonic() + 10, -1.0
+    while time.monotonic() < deadline:
+        used = sum(cpu_seconds(pid) for pid in found)
+        if used == last:
+            break
+        last = used
+        time.sleep(0.3)
+    return found
+
+
+def measure(spec: str, setup: Setup) -> Result:
+    """Start the app for one variant, load it, stop it."""
+    base, export = parse_variant(spec)
     port = free_port()
-    traces = tempfile.mkdtemp(prefix="bench-traces-")
-    env = {**os.environ, **VARIANTS[variant], "PYTHONPATH": str(ROOT)}
-    env["BENCH_TRACES_DIR"] = traces if export == "file" else ""
+    env, traces = variant_env(spec, setup)
     server = subprocess.Popen(
-        [
-            *_pin(0),
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "benchmarks.hello_app:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
+        [*pin(SERVER_CORE), sys.executable, "-m", "uvicorn", "benchmarks.hello_app:app",
+         "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
         env=env,
         cwd=ROOT,
-    )
+    )  # fmt: skip
     try:
         wait_for_port("127.0.0.1", port, timeout=30)
-        cpu_before = _cpu_seconds(server.pid)
+        # A sampled parent makes even the 10 % variant trace this one: its span starts the
+        # exporter process, whose CPU is then counted from the start of the load.
+        _get(port, "/hello/probe", {"traceparent": PROBE_PARENT})
+        sidecar = base.startswith("gameday") and export in ("otlp", "file", "dead")
+        exporters = _exporters(server.pid, expect=sidecar and base != "gameday-0")
+        server_before = cpu_seconds(server.pid)
+        exporter_before = sum(cpu_seconds(pid) for pid in exporters)
+        spans_before = _received_spans(setup)
         out = subprocess.run(
-            [
-                *_pin(1),
-                sys.executable,
-                str(ROOT / "benchmarks" / "_loadgen.py"),
-                "127.0.0.1",
-                str(port),
-                "/hello/world",
-                str(connections),
-                str(seconds),
-                "1",
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=seconds + 60,
-        )
-        result: dict[str, float] = json.loads(out.stdout)
-        result["cpu_us"] = (_cpu_seconds(server.pid) - cpu_before) / result["all_requests"] * 1e6
-        return result
+            [*pin(LOAD_CORE), sys.executable, str(ROOT / "benchmarks" / "_loadgen.py"),
+             "127.0.0.1", str(port), "/hello/world", str(setup.connections),
+             str(setup.seconds), "1"],
+            check=True, capture_output=True, text=True, timeout=setup.seconds + 60,
+        )  # fmt: skip
+        load = json.loads(out.stdout)
+        requests = load["all_requests"]
+        server_cpu = cpu_seconds(server.pid) - server_before
+        exporter_cpu = sum(cpu_seconds(pid) for pid in exporters) - exporter_before
+        spans = _received_spans(setup) - spans_before
+        rss = sum(memory_kib(pid)[0] for pid in [server.pid, *exporters]) / 1024
     finally:
         server.terminate()
         server.wait(timeout=30)
-        shutil.rmtree(traces, ignore_errors=True)
+    if traces is not None:  # files are complete once the server has shut down (probe included)
+        spans, requests = _spans_in_files(traces), requests + 1
+    return Result(
+        rps=load["rps"],
+        p50_us=load["p50_us"],
+        p99_us=load["p99_us"],
+        server_cpu_us=server_cpu / requests * 1e6,
+        exporter_cpu_us=exporter_cpu / requests * 1e6,
+        spans_per_request=spans / requests,
+        rss_mib=rss,
+    )
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def report(variants: list[str], rows: dict[str, list[Result]], bare: list[Result]) -> None:
+    print(
+        f"{'variant':24s} {'rps':>6s} {'p50 µs':>7s} {'p99 µs':>7s} {'CPU µs/req':>10s} "
+        f"{'(worker':>7s} {'+ exporter)':>11s} {'spans/req':>9s} {'RSS MiB':>7s} "
+        f"{'thru/bare':>9s} {'best/best':>9s} {'bare CPU/CPU':>12s}"
+    )
+    best_bare = max(b.rps for b in bare)
+    for v in variants:
+        rs = rows[v]
+        ratio = _median([r.rps / b.rps for r, b in zip(rs, bare, strict=True)])
+        cpu_ratio = _median([b.cpu_us / r.cpu_us for r, b in zip(rs, bare, strict=True)])
+        print(
+            f"{v:24s} {_median([r.rps for r in rs]):6.0f} {_median([r.p50_us for r in rs]):7.0f} "
+            f"{_median([r.p99_us for r in rs]):7.0f} {_median([r.cpu_us for r in rs]):10.0f} "
+            f"{_median([r.server_cpu_us for r in rs]):7.0f} "
+            f"{_median([r.exporter_cpu_us for r in rs]):11.0f} "
+            f"{_median([r.spans_per_request for r in rs]):9.2f} "
+            f"{_median([r.rss_mib for r in rs]):7.0f} {ratio:9.2f} "
+            f"{max(r.rps for r in rs) / best_bare:9.2f} {cpu_ratio:12.2f}"
+        )
+    spread = sorted(b.rps for b in bare)
+    print(
+        f"\nbare rps over the rounds: {spread[0]:.0f} .. {spread[-1]:.0f} (other load on the "
+        "machine shows here; best/best compares each variant's least disturbed round)"
+    )
+    dead, live = "gameday-100/dead", "gameday-100"
+    if dead in rows and live in rows:
+        pairs = list(zip(rows[dead], rows[live], strict=True))
+        print(
+            f"\ncollector down vs up ({dead} / {live}, medians of per-round ratios): "
+            f"p50 {_median([d.p50_us / u.p50_us for d, u in pairs]):.3f}, "
+            f"p99 {_median([d.p99_us / u.p99_us for d, u in pairs]):.3f}, "
+            f"throughput {_median([d.rps / u.rps for d, u in pairs]):.3f}, "
+            f"RSS {_median([d.rss_mib for d, _ in pairs]):.0f} MiB vs "
+            f"{_median([u.rss_mib for _, u in pairs]):.0f} MiB"
+        )
 
 
 def main() -> None:
@@ -123,49 +285,52 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--export", choices=["none", "file"], default="none")
-    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--variants", default=DEFAULT_VARIANTS)
+    parser.add_argument("--json", type=Path, help="also write every round's figures here")
     args = parser.parse_args()
-    variants = [v.strip() for v in args.variants.split(",")]
-    unknown = [v for v in variants if v not in VARIANTS]
-    if unknown:
-        parser.error(f"unknown variant(s) {unknown}; choose from {', '.join(VARIANTS)}")
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    try:
+        for v in variants:
+            parse_variant(v)
+    except ValueError as exc:
+        parser.error(str(exc))
     if "bare" not in variants:
         variants.insert(0, "bare")
 
-    rows: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
-    ratios: dict[str, list[float]] = {v: [] for v in variants}
-    cpu_ratios: dict[str, list[float]] = {v: [] for v in variants}
-    for round_no in range(1, args.rounds + 1):
-        order = variants[:]
-        random.shuffle(order)
-        results = {v: measure(v, args.seconds, args.connections, args.export) for v in order}
-        for v in variants:
-            rows[v].append(results[v])
-            ratios[v].append(results[v]["rps"] / results["bare"]["rps"])
-            cpu_ratios[v].append(results["bare"]["cpu_us"] / results[v]["cpu_us"])
-        print(
-            f"round {round_no}: " + "  ".join(f"{v}={results[v]['rps']:.0f}/s" for v in variants),
-            flush=True,
-        )
-
+    scratch = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
+    receiver_port = free_port()
+    receiver = subprocess.Popen(
+        [*pin(LOAD_CORE), sys.executable, str(ROOT / "benchmarks" / "_otlp_receiver.py"),
+         str(receiver_port)],
+        cwd=ROOT,
+    )  # fmt: skip
+    setup = Setup(receiver_port, free_port(), scratch, args.seconds, args.connections)
+    rows: dict[str, list[Result]] = {v: [] for v in variants}
+    try:
+        wait_for_port("127.0.0.1", receiver_port, timeout=30)
+        for round_no in range(1, args.rounds + 1):
+            order = variants[:]
+            random.shuffle(order)
+            for v in order:
+                rows[v].append(measure(v, setup))
+            print(
+                f"round {round_no}: "
+                + "  ".join(f"{v}={rows[v][-1].rps:.0f}/s" for v in variants),
+                flush=True,
+            )
+    finally:
+        receiver.terminate()
+        receiver.wait(timeout=30)
+        shutil.rmtree(scratch, ignore_errors=True)
     print(
-        f"\nexport={args.export}, {args.rounds} rounds x {args.seconds:.0f}s, "
-        f"{args.connections} connections, server on core 0, load on core 1"
+        f"\n{args.rounds} rounds x {args.seconds:g}s (+1s warm-up), {args.connections} "
+        f"connections; worker on core {SERVER_CORE}; load, receiver, exporter on core {LOAD_CORE}; "
+        f"load average {os.getloadavg()[0]:.2f}"
     )
-    print(
-        f"{'variant':14s} {'rps':>8s} {'p50 µs':>8s} {'p99 µs':>8s} {'CPU µs/req':>11s} "
-        f"{'throughput/bare':>16s} {'bare CPU/CPU':>13s}"
-    )
-    for v in variants:
-
-        def med(key: str, v: str = v) -> float:
-            return statistics.median(r[key] for r in rows[v])
-
-        print(
-            f"{v:14s} {med('rps'):8.0f} {med('p50_us'):8.0f} {med('p99_us'):8.0f} "
-            f"{med('cpu_us'):11.0f} {statistics.median(ratios[v]):16.2f} "
-            f"{statistics.median(cpu_ratios[v]):13.2f}"
+    report(variants, rows, rows["bare"])
+    if args.json is not None:
+        args.json.write_text(
+            json.dumps({v: [vars(r) for r in rs] for v, rs in rows.items()}, indent=1)
         )
 
 

@@ -3,8 +3,11 @@
 Runs the same hello-world FastAPI request through ASGI directly (no sockets), each variant in
 turn, several rounds, and prints the median CPU microseconds per request and the ratio to bare.
 This is the evidence behind docs/performance.md: what the OpenTelemetry SDK costs for one
-sampled span (the floor any tracer built on it pays), what the FastAPI instrumentor adds, and
-what gameday's metrics and sampling gate cost.
+sampled span (the floor any tracer built on it pays), what the FastAPI instrumentor costs as
+upstream ships it and as gameday runs it, and what gameday's metrics and presampling cost.
+Spans are not exported here; the second table is the CPU each way of exporting a finished
+span costs the worker's interpreter: encoding it to OTLP (as a BatchSpanProcessor's thread
+does, in the same process) or handing it to gameday's exporter process.
 
     .venv/bin/python benchmarks/span_cost.py [--rounds 9] [--requests 2000]
 """
@@ -106,6 +109,15 @@ async def cpu_per_request(app: Asgi, n: int) -> float:
     return (time.thread_time() - started) / n * 1e6
 
 
+def upstream_instrumentor() -> FastAPI:
+    """The FastAPI instrumentor as gameday configures it, without gameday's replacement."""
+    from instrumentation.tracing import instrument_fastapi
+
+    app = hello_app()
+    instrument_fastapi(app, TracerProvider(sampler=ALWAYS_ON))
+    return app
+
+
 def variants() -> dict[str, Asgi]:
     """Built once; FastAPI's own telemetry stays off in all (no global provider is set)."""
     if isinstance(trace.get_tracer_provider(), TracerProvider):
@@ -113,6 +125,7 @@ def variants() -> dict[str, Asgi]:
     return {
         "bare": hello_app(),
         "bare + SDK span (floor)": sdk_span_around(hello_app()),
+        "upstream instrumentor, 100 %": upstream_instrumentor(),
         "gameday, tracing off": _metrics_only(),
         "gameday, sampling 0 %": gameday(ParentBased(ALWAYS_OFF)),
         "gameday, sampling 10 %": gameday(ParentBased(TraceIdRatioBased(0.1))),
@@ -132,6 +145,56 @@ def _metrics_only() -> FastAPI:
     return app
 
 
+def finished_spans(n: int) -> list[Any]:
+    """`n` finished server spans of the 100 % variant, as a span processor receives them."""
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(sampler=ALWAYS_ON, id_generator=PresetTraceIds())
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    app = hello_app()
+    instrument(app, "bench", registry=CollectorRegistry(), tracer_provider=provider,
+               json_logs=False)  # fmt: skip
+
+    async def run() -> None:
+        for _ in range(n):
+            await app(dict(SCOPE), _receive, _send)
+
+    asyncio.run(run())
+    return list(memory.get_finished_spans())
+
+
+def export_costs(rounds: int) -> dict[str, float]:
+    """CPU µs per span to export a batch of 512 finished spans, each way (medians)."""
+    import json
+    import marshal
+
+    from opentelemetry.exporter.otlp.json.common.trace_encoder import encode_spans as as_json
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as as_proto
+
+    from instrumentation.span_export import encode
+
+    spans = finished_spans(512)
+    resource, scopes = spans[0].resource, {}
+    ways = {
+        "OTLP protobuf (OTLPSpanExporter)": lambda: as_proto(spans).SerializePartialToString(),
+        "OTLP JSON (FileSpanExporter)": lambda: json.dumps(
+            as_json(spans).to_dict(), separators=(",", ":")
+        ),
+        "hand-off to the exporter process": lambda: marshal.dumps(
+            [encode(span, resource, scopes) for span in spans]
+        ),
+    }
+    results: dict[str, list[float]] = {name: [] for name in ways}
+    for _ in range(rounds):
+        for name, way in ways.items():
+            started = time.thread_time()
+            way()
+            results[name].append((time.thread_time() - started) / len(spans) * 1e6)
+    return {name: statistics.median(values) for name, values in results.items()}
+
+
 async def main(rounds: int, requests: int) -> None:
     apps = variants()
     for app in apps.values():
@@ -148,6 +211,12 @@ async def main(rounds: int, requests: int) -> None:
         print(f"{name:28s} {value:11.1f} {value - bare:9.1f} {bare / value:13.2f}")
 
 
+def print_export_costs(rounds: int) -> None:
+    print("\nexporting a finished span: CPU on the worker's interpreter, per span (batches of 512)")
+    for name, value in export_costs(rounds).items():
+        print(f"{name:36s} {value:7.1f} µs")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -156,3 +225,4 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=2000)
     options = parser.parse_args()
     asyncio.run(main(options.rounds, options.requests))
+    print_export_costs(options.rounds)

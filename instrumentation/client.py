@@ -1,7 +1,9 @@
 """httpx clients that record `http_client_request_duration_seconds` per logical dependency.
 
 Callers reach a dependency through addresses that change (proxies, replicas), so the
-`server_address` label is the dependency's name given in code, never the host.
+`server_address` label is the dependency's name given in code, never the host. Requests of
+every other httpx client are measured too, by `edges.py`; a request measured here is marked,
+so it is never counted twice.
 """
 
 from __future__ import annotations
@@ -16,48 +18,75 @@ import httpx
 from opentelemetry import trace
 from prometheus_client import CollectorRegistry
 
-from instrumentation.metrics import HttpMetrics, http_metrics, method_label, status_label
+from instrumentation.exemplars import shared_store
+from instrumentation.metrics import (
+    CLIENT_DURATION,
+    DURATION_BUCKETS,
+    HttpMetrics,
+    http_metrics,
+    method_label,
+    status_label,
+)
+
+# Set on a request's extensions once a recorder measures it (httpx passes them to every
+# transport below, and httpcore ignores names it does not know).
+MEASURED = "gameday.measured"
+
+
+def check_dependency_name(dependency: str) -> str:
+    """`dependency` if it can be a label value naming a dependency, else ValueError."""
+    if not dependency or not dependency.replace("-", "_").replace(".", "_").isidentifier():
+        raise ValueError(
+            f"dependency name {dependency!r} must be a short name such as 'payments' "
+            "(letters, digits, '-', '_', '.'); it becomes a metric label"
+        )
+    return dependency
 
 
 @dataclass
-class _Call:
+class Call:
+    """One measured request: the block that makes it sets `status` when a response came."""
+
     status: int | None = None
 
 
-class _Recorder:
-    def __init__(self, dependency: str, metrics: HttpMetrics) -> None:
-        if not dependency or not dependency.replace("-", "_").replace(".", "_").isidentifier():
-            raise ValueError(
-                f"dependency name {dependency!r} must be a short name such as 'payments' "
-                "(letters, digits, '-', '_', '.'); it becomes a metric label"
-            )
-        self.dependency = dependency
+class ClientRecorder:
+    """Observes client requests in `http_client_request_duration_seconds` of one registry."""
+
+    def __init__(self, metrics: HttpMetrics) -> None:
         self._histogram = metrics.client_duration
-        self._children: dict[tuple[str, str, str], Any] = {}
+        self._children: dict[tuple[str, str, str, str], Any] = {}
+        self._exemplars = shared_store()  # None unless metrics are multi-process
 
     @contextlib.contextmanager
-    def measure(self, method: str) -> Iterator[_Call]:
+    def measure(self, address: str, method: str) -> Iterator[Call]:
         """Time the block; it sets `call.status`, or raises and is recorded as its error."""
-        call = _Call()
+        call = Call()
         start = time.perf_counter()
         try:
             yield call
         except Exception as exc:
-            self.record(method, time.perf_counter() - start, None, type(exc).__name__)
+            self.record(address, method, time.perf_counter() - start, None, type(exc).__name__)
             raise
-        self.record(method, time.perf_counter() - start, call.status, "")
+        self.record(address, method, time.perf_counter() - start, call.status, "")
 
-    def record(self, method: str, seconds: float, status: int | None, error: str) -> None:
+    def record(
+        self, address: str, method: str, seconds: float, status: int | None, error: str
+    ) -> None:
+        """One observation, with the caller's trace id as exemplar when it is sampled."""
         status_text = "" if status is None else status_label(status)
         if not error and status is not None and status >= 500:
             error = status_text  # OpenTelemetry: error.type is the status code for 5xx
-        key = (method_label(method), status_text, error)
+        key = (address, method_label(method), status_text, error)
         child = self._children.get(key)
         if child is None:
-            child = self._children[key] = self._histogram.labels(self.dependency, *key)
+            child = self._children[key] = self._histogram.labels(*key)
         context = trace.get_current_span().get_span_context()
         if context.trace_flags.sampled:
-            child.observe(seconds, {"trace_id": format(context.trace_id, "032x")})
+            trace_id = format(context.trace_id, "032x")
+            child.observe(seconds, {"trace_id": trace_id})
+            if self._exemplars is not None:
+                self._exemplars.offer(CLIENT_DURATION, DURATION_BUCKETS, key, seconds, trace_id)
         else:
             child.observe(seconds)
 
@@ -72,11 +101,13 @@ class MetricsTransport(httpx.AsyncBaseTransport):
         *,
         registry: CollectorRegistry | None = None,
     ) -> None:
-        self._recorder = _Recorder(dependency, http_metrics(registry))
+        self.dependency = check_dependency_name(dependency)
+        self._recorder = ClientRecorder(http_metrics(registry))
         self._transport = transport if transport is not None else httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        with self._recorder.measure(request.method) as call:
+        request.extensions[MEASURED] = True
+        with self._recorder.measure(self.dependency, request.method) as call:
             response = await self._transport.handle_async_request(request)
             call.status = response.status_code
         return response
@@ -95,11 +126,13 @@ class SyncMetricsTransport(httpx.BaseTransport):
         *,
         registry: CollectorRegistry | None = None,
     ) -> None:
-        self._recorder = _Recorder(dependency, http_metrics(registry))
+        self.dependency = check_dependency_name(dependency)
+        self._recorder = ClientRecorder(http_metrics(registry))
         self._transport = transport if transport is not None else httpx.HTTPTransport()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        with self._recorder.measure(request.method) as call:
+        request.extensions[MEASURED] = True
+        with self._recorder.measure(self.dependency, request.method) as call:
             response = self._transport.handle_request(request)
             call.status = response.status_code
         return response

@@ -2,23 +2,19 @@
 
 When PROMETHEUS_MULTIPROC_DIR is set (uvicorn --workers, gunicorn), every worker writes its
 samples to files in that directory and any worker's `/metrics` serves the sum over all of
-them. prometheus-client does not keep exemplars in that mode; single-process keeps them.
+them, with the newest exemplar of each bucket over all workers (`exemplars.py`).
 """
 
 from __future__ import annotations
-
-import os
 
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from instrumentation.exemplars import ExemplarsAcrossProcesses
+from instrumentation.metrics import HISTOGRAM_LABELS, multiprocess_dir
+
 METRICS_PATH = "/metrics"
-
-
-def multiprocess_dir() -> str | None:
-    """The multi-process directory prometheus-client uses, when one is configured."""
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")  # noqa: SIM112
 
 
 def render(registry: CollectorRegistry | None, accept: str) -> tuple[bytes, str]:
@@ -26,6 +22,7 @@ def render(registry: CollectorRegistry | None, accept: str) -> tuple[bytes, str]
     directory = multiprocess_dir()
     if directory is not None and (registry is None or registry is REGISTRY):
         registry = CollectorRegistry()
-        MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+        summed = MultiProcessCollector(None, path=directory)  # type: ignore[no-untyped-call]
+        registry.register(ExemplarsAcrossProcesses(summed, directory, HISTOGRAM_LABELS))
     encoder, content_type = choose_encoder(accept)
     return encoder(REGISTRY if registry is None else registry), content_type

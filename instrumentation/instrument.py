@@ -17,7 +17,9 @@ from opentelemetry import trace
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 
-from instrumentation import tracing
+from instrumentation import edges, tracing
+from instrumentation.client import ClientRecorder
+from instrumentation.edges import EdgeNames
 from instrumentation.health import Readiness, ReadinessCheck
 from instrumentation.logs import configure_json_logs, quiet_repeats
 from instrumentation.metrics import http_metrics
@@ -40,6 +42,7 @@ class Instrumentation:
     tracer_provider: trace.TracerProvider | None
     _previous_build: Any = field(default=None, repr=False)
     _traced: bool = field(default=False, repr=False)
+    _native_telemetry: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def service_name(self) -> str:
@@ -117,23 +120,32 @@ def instrument(
     for name, check in (readiness_checks or {}).items():
         state.add_readiness_check(name, check)
 
+    metrics = http_metrics(registry)
+    try:
+        names = EdgeNames.from_environ(os.environ)
+        for warning in names.warnings:
+            logger.warning("gameday instrumentation: %s", warning)
+        edges.measure_every_client(names, ClientRecorder(metrics), _warn_once)
+    except Exception as exc:
+        _warn_once("measuring httpx clients", exc)
+
     if settings.tracing_enabled:
         try:
             provider = tracer_provider or tracing.tracer_provider_for(settings)
             tracing.instrument_fastapi(app, provider)
+            state._native_telemetry = tracing.quiet_fastapi_telemetry(app)
             tracing.instrument_httpx(provider)
             state.tracer_provider = provider
             state._traced = True
         except Exception as exc:
             _warn_once("setting up tracing", exc)
 
-    metrics = http_metrics(registry)
     traced_build = app.build_middleware_stack
 
     def build_middleware_stack() -> Any:
         stack = traced_build()
         if state.tracer_provider is not None:
-            stack = tracing.gated(stack, state.tracer_provider)
+            stack = tracing.lean_stack(stack, state.tracer_provider)
         return RedMiddleware(
             stack,
             metrics=metrics,
@@ -155,6 +167,7 @@ def uninstrument(app: Starlette) -> None:
         return
     if state._traced:
         tracing.uninstrument_fastapi(app)
+        tracing.restore_fastapi_telemetry(app, state._native_telemetry)
     if state._previous_build is None:
         vars(app).pop("build_middleware_stack", None)
     else:

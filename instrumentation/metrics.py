@@ -8,6 +8,7 @@ code — never from raw request input.
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from collections.abc import Callable
@@ -26,6 +27,17 @@ OTHER_METHOD = "_OTHER"
 UNMATCHED_ROUTE = "UNMATCHED"
 
 T = TypeVar("T")
+
+SERVER_DURATION = "http_server_request_duration_seconds"
+CLIENT_DURATION = "http_client_request_duration_seconds"
+SERVER_LABELS = ("http_request_method", "http_route", "http_response_status_code")
+CLIENT_LABELS = ("server_address", "http_request_method", "http_response_status_code", "error_type")
+HISTOGRAM_LABELS = {SERVER_DURATION: SERVER_LABELS, CLIENT_DURATION: CLIENT_LABELS}
+
+
+def multiprocess_dir() -> str | None:
+    """The multi-process directory prometheus-client uses, when one is configured."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")  # noqa: SIM112
 
 
 def method_label(method: str) -> str:
@@ -67,9 +79,9 @@ class PerRegistry(Generic[T]):
 def _build_http_metrics(registry: CollectorRegistry) -> HttpMetrics:
     return HttpMetrics(
         server_duration=Histogram(
-            "http_server_request_duration_seconds",
+            SERVER_DURATION,
             "Duration of HTTP server requests.",
-            ["http_request_method", "http_route", "http_response_status_code"],
+            SERVER_LABELS,
             buckets=DURATION_BUCKETS,
             registry=registry,
         ),
@@ -81,14 +93,9 @@ def _build_http_metrics(registry: CollectorRegistry) -> HttpMetrics:
             registry=registry,
         ),
         client_duration=Histogram(
-            "http_client_request_duration_seconds",
+            CLIENT_DURATION,
             "Duration of HTTP client requests, per logical dependency.",
-            [
-                "server_address",
-                "http_request_method",
-                "http_response_status_code",
-                "error_type",
-            ],
+            CLIENT_LABELS,
             buckets=DURATION_BUCKETS,
             registry=registry,
         ),

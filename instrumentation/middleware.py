@@ -17,9 +17,18 @@ from prometheus_client import CollectorRegistry
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from instrumentation.exemplars import shared_store
 from instrumentation.exposition import METRICS_PATH, render
 from instrumentation.health import HEALTH_PATH, READY_PATH, Readiness, serve_health
-from instrumentation.metrics import UNMATCHED_ROUTE, HttpMetrics, method_label, status_label
+from instrumentation.metrics import (
+    DURATION_BUCKETS,
+    KNOWN_METHODS,
+    OTHER_METHOD,
+    SERVER_DURATION,
+    UNMATCHED_ROUTE,
+    HttpMetrics,
+    status_label,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +84,7 @@ class RedMiddleware:
         # labels() takes a lock and builds tuples; children are cached per label set.
         self._durations: dict[tuple[str, str, str], Any] = {}
         self._active: dict[str, Any] = {}
+        self._exemplars = shared_store()  # None unless metrics are multi-process
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -88,7 +98,9 @@ class RedMiddleware:
 
         start = time.perf_counter()
         outer_app = scope.get("app")
-        method = method_label(scope["method"])
+        method = scope["method"]
+        if method not in KNOWN_METHODS:
+            method = OTHER_METHOD
         active = self._active.get(method)
         if active is None:
             active = self._active[method] = self.metrics.server_active.labels(method)
@@ -120,7 +132,10 @@ class RedMiddleware:
             child = self._durations[key] = self.metrics.server_duration.labels(*key)
         context = scope.get(SPAN_CONTEXT_KEY)
         if context is not None and context.trace_flags.sampled:
-            child.observe(seconds, {"trace_id": format(context.trace_id, "032x")})
+            trace_id = format(context.trace_id, "032x")
+            child.observe(seconds, {"trace_id": trace_id})
+            if self._exemplars is not None:
+                self._exemplars.offer(SERVER_DURATION, DURATION_BUCKETS, key, seconds, trace_id)
         else:
             child.observe(seconds)
 

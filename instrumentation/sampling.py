@@ -1,35 +1,38 @@
-"""A sampling gate in front of the FastAPI tracing middleware.
+"""Asking the sampler before the server span is built, and agreeing with the SDK afterwards.
 
-opentelemetry-instrumentation-fastapi collects every request attribute and matches the route
-before the sampler is asked, so an unsampled request costs nearly as much as a sampled one
-(docs/performance.md has the profile). The gate asks the same sampler first, with the same
-inputs: a sampled request goes through the instrumentor unchanged; an unsampled one skips it
-and carries a non-recording span, so trace context (with the sampled flag off) still reaches
-logs and downstream services exactly as the SDK would have propagated it.
+The FastAPI instrumentor computes every request attribute and the route before the sampler
+is asked, so an unsampled request pays for most of a sampled one's work. `Presampler` asks
+the provider's sampler first, with the inputs the SDK would give it for a root or child
+server span; a dropped request then needs only a non-recording span context, made the way
+the SDK makes one.
 
-The decisions agree because the gate hands the trace id it sampled on to the SDK through
-`PresetTraceIds`, the provider's id generator; the gate is used only with a provider built
-that way.
+The SDK asks the sampler again when the span of a sampled request starts. The decisions agree
+because `Presampler` hands the trace id it asked about to the SDK through `PresetTraceIds`,
+the id generator of the providers gameday builds: the only ones it is used with, since their
+samplers (OTEL_TRACES_SAMPLER) look at the trace id and the parent only, never at the span
+name or attributes.
 """
 
 from __future__ import annotations
 
 import random
-from contextvars import ContextVar
-from typing import Any
+from contextvars import ContextVar, Token
 
-from opentelemetry import context as otel_context
-from opentelemetry import propagate, trace
+from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.trace.id_generator import IdGenerator
-from opentelemetry.sdk.trace.sampling import Sampler
-from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
-from starlette.types import ASGIApp, Receive, Scope, Send
-
-from instrumentation.middleware import SPAN_CONTEXT_KEY
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    ParentBased,
+    Sampler,
+    TraceIdRatioBased,
+)
+from opentelemetry.trace import SpanContext, SpanKind, TraceFlags
 
 _preset_trace_id: ContextVar[int] = ContextVar("gameday_preset_trace_id", default=0)
-_PROPAGATION_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
-_UNSAMPLED = TraceFlags(TraceFlags.DEFAULT | TraceFlags.RANDOM_TRACE_ID)
+_DROPPED = TraceFlags(TraceFlags.DEFAULT)
+_DROPPED_RANDOM = TraceFlags(TraceFlags.DEFAULT | TraceFlags.RANDOM_TRACE_ID)
 
 
 def _random_id(bits: int) -> int:
@@ -40,7 +43,7 @@ def _random_id(bits: int) -> int:
 
 
 class PresetTraceIds(IdGenerator):
-    """Random ids, except that the next root trace id can be chosen beforehand by the gate."""
+    """Random ids, except that the next root trace id can be chosen beforehand."""
 
     def generate_span_id(self) -> int:
         return _random_id(64)
@@ -56,62 +59,77 @@ class PresetTraceIds(IdGenerator):
         return True
 
 
-class SamplingGate:
-    """Routes sampled requests through `traced` and the rest straight to `untraced`."""
+def preset_trace_id(trace_id: int) -> Token[int]:
+    """Make `trace_id` the next root trace id in this context; `clear_preset` undoes it."""
+    return _preset_trace_id.set(trace_id)
 
-    def __init__(self, traced: ASGIApp, untraced: ASGIApp, sampler: Sampler) -> None:
-        # `app` is the tracing middleware, under the name middlewares conventionally use: FastAPI
-        # walks `.app` to find it, and would otherwise trace every request a second time itself.
-        self.app = self.traced = traced
-        self.untraced = untraced
+
+def clear_preset(token: Token[int]) -> None:
+    """Forget a preset trace id the SDK did not use."""
+    _preset_trace_id.reset(token)
+
+
+def ratio_bound(sampler: Sampler) -> int | None:
+    """For the OTEL_TRACES_SAMPLER samplers built on `ParentBased`, the root's ratio bound.
+
+    Such a sampler follows the parent's sampled flag (and keeps its trace state), and samples
+    a root when the low 64 bits of its trace id are under the bound; None for any other.
+    """
+    if type(sampler) is not ParentBased:
+        return None
+    if not (
+        sampler._remote_parent_sampled is ALWAYS_ON
+        and sampler._local_parent_sampled is ALWAYS_ON
+        and sampler._remote_parent_not_sampled is ALWAYS_OFF
+        and sampler._local_parent_not_sampled is ALWAYS_OFF
+    ):
+        return None
+    root = sampler._root
+    if root is ALWAYS_ON:
+        return TraceIdRatioBased.TRACE_ID_LIMIT + 1
+    if root is ALWAYS_OFF:
+        return 0
+    return root.bound if type(root) is TraceIdRatioBased else None
+
+
+class Presampler:
+    """Asks `sampler` whether the server span of a request will record, before it exists.
+
+    For the parent-based samplers of OTEL_TRACES_SAMPLER the answer is computed here, as
+    those samplers compute it (`ratio_bound`), without building a sampling result.
+    """
+
+    def __init__(self, sampler: Sampler) -> None:
         self.sampler = sampler
+        self._bound = ratio_bound(sampler)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.traced(scope, receive, send)
-            return
-        carrier = {
-            name.decode("latin-1"): value.decode("latin-1")
-            for name, value in scope.get("headers", ())
-            if name in _PROPAGATION_HEADERS
-        }
-        parent = propagate.extract(carrier) if carrier else otel_context.get_current()
-        parent_span = trace.get_current_span(parent).get_span_context()
-        trace_id = parent_span.trace_id if parent_span.is_valid else _random_id(128)
-        result = self.sampler.should_sample(parent, trace_id, "", SpanKind.SERVER)
-        if result.decision.is_sampled():  # type: ignore[no-untyped-call]
-            preset = _preset_trace_id.set(0 if parent_span.is_valid else trace_id)
-            try:
-                await self.traced(scope, receive, send)
-            finally:
-                _preset_trace_id.reset(preset)
-            return
-        span_context = SpanContext(
+    def decide(self, parent: Context, kind: SpanKind) -> tuple[int, SpanContext | None]:
+        """(root trace id to preset, 0 when the parent's is used; span context if dropped).
+
+        A dropped request's span context is what the SDK would have made: the parent's trace
+        id (or a new random one), a new span id, the sampled flag off, the sampler's state.
+        """
+        parent_context = trace.get_current_span(parent).get_span_context()
+        root = not parent_context.is_valid
+        trace_id = _random_id(128) if root else parent_context.trace_id
+        bound = self._bound
+        if bound is None:
+            result = self.sampler.should_sample(parent, trace_id, "", kind)
+            recording = result.decision.is_recording()  # type: ignore[no-untyped-call]
+            trace_state = result.trace_state
+        elif root:
+            recording = trace_id & TraceIdRatioBased.TRACE_ID_LIMIT < bound
+            trace_state = None
+        else:
+            recording = parent_context.trace_flags.sampled
+            trace_state = parent_context.trace_state
+        if recording:
+            return (trace_id if root else 0), None
+        random_id = root or parent_context.trace_flags.random_trace_id
+        return 0, SpanContext(
             trace_id,
             _random_id(64),
             is_remote=False,
-            trace_flags=_UNSAMPLED,
-            trace_state=result.trace_state,
+            trace_flags=_DROPPED_RANDOM if random_id else _DROPPED,
+            trace_state=trace_state,
         )
-        scope[SPAN_CONTEXT_KEY] = span_context
-        token = otel_context.attach(
-            trace.set_span_in_context(NonRecordingSpan(span_context), parent)
-        )
-        try:
-            await self.untraced(scope, receive, send)
-        finally:
-            otel_context.detach(token)
-
-
-def gate_stack(stack: Any, sampler: Sampler) -> Any:
-    """Put a gate around the tracing middleware in a stack built by the FastAPI instrumentor.
-
-    The instrumentor builds ServerErrorMiddleware(OpenTelemetryMiddleware(inner)); the gate
-    replaces the middle layer. Any other shape is returned unchanged (no gate, still correct).
-    """
-    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
-    from starlette.middleware.errors import ServerErrorMiddleware
-
-    if isinstance(stack, ServerErrorMiddleware) and isinstance(stack.app, OpenTelemetryMiddleware):
-        stack.app = SamplingGate(stack.app, stack.app.app, sampler)
-    return stack

@@ -24,6 +24,7 @@ _SAMPLERS = {
     "parentbased_traceidratio",
 }
 _TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
 
 
 class ExporterKind(Enum):
@@ -45,11 +46,12 @@ class SamplerChoice:
 
 @dataclass(frozen=True, kw_only=True)
 class ExporterChoice:
-    """The trace exporter and where it writes."""
+    """The trace exporter, where it writes, and whether it runs in its own process."""
 
     kind: ExporterKind = ExporterKind.NONE
     endpoint: str | None = None
     directory: Path | None = None
+    separate_process: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,6 +110,16 @@ def choose_sampler(
     return SamplerChoice(name=name, ratio=ratio)
 
 
+def _flag(env: Mapping[str, str], name: str, default: bool, warnings: list[str]) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE or raw in _FALSE:
+        return raw in _TRUE
+    warnings.append(f"{name}={raw!r} is not true or false; using {str(default).lower()}")
+    return default
+
+
 def choose_exporter(
     env: Mapping[str, str], warnings: list[str], traces_dir: str | os.PathLike[str] | None = None
 ) -> ExporterChoice:
@@ -133,6 +145,7 @@ def choose_exporter(
             "OTEL_TRACES_EXPORTER=otlp_json_file needs GAMEDAY_TRACES_DIR; not exporting"
         )
         return ExporterChoice()
+    separate = _flag(env, "GAMEDAY_EXPORTER_PROCESS", True, warnings)
     if endpoint and "otlp_json_file" not in names:
         protocol = env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get(
             "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"
@@ -141,9 +154,13 @@ def choose_exporter(
             warnings.append(
                 f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not supported; using http/protobuf"
             )
-        return ExporterChoice(kind=ExporterKind.OTLP_HTTP, endpoint=endpoint)
+        return ExporterChoice(
+            kind=ExporterKind.OTLP_HTTP, endpoint=endpoint, separate_process=separate
+        )
     if directory is not None:
-        return ExporterChoice(kind=ExporterKind.JSON_FILE, directory=Path(directory))
+        return ExporterChoice(
+            kind=ExporterKind.JSON_FILE, directory=Path(directory), separate_process=separate
+        )
     return ExporterChoice()
 
 

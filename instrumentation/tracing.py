@@ -24,11 +24,7 @@ from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import (
-    BatchSpanProcessor,
-    ConsoleSpanExporter,
-    SpanExporter,
-)
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_OFF,
     ALWAYS_ON,
@@ -38,10 +34,13 @@ from opentelemetry.sdk.trace.sampling import (
 )
 from starlette.types import Scope
 
+from instrumentation import server_spans
+from instrumentation.exporter_process import build_exporter
 from instrumentation.middleware import SPAN_CONTEXT_KEY
 from instrumentation.redaction import SENSITIVE_HEADERS, redact_query, redact_url
-from instrumentation.sampling import PresetTraceIds, gate_stack
+from instrumentation.sampling import PresetTraceIds
 from instrumentation.settings import ExporterChoice, ExporterKind, SamplerChoice, TelemetrySettings
+from instrumentation.span_export import ExporterProcessSpanProcessor
 
 logger = logging.getLogger(__name__)
 
@@ -62,25 +61,45 @@ def make_sampler(choice: SamplerChoice) -> Sampler:
     return ParentBased(base) if choice.name.startswith("parentbased") else base
 
 
-def make_exporter(choice: ExporterChoice, settings: TelemetrySettings) -> SpanExporter | None:
-    """The span exporter for a resolved choice, or None when spans are not exported."""
+def exporter_config(choice: ExporterChoice, settings: TelemetrySettings) -> dict[str, Any] | None:
+    """What `exporter_process.build_exporter` needs for an OTLP choice (None for the others)."""
     if choice.kind is ExporterKind.OTLP_HTTP:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
         endpoint = choice.endpoint or ""
         if not os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
             endpoint = endpoint.rstrip("/") + "/v1/traces"  # the base endpoint gets the signal path
-        return OTLPSpanExporter(endpoint=endpoint, timeout=5)
+        return {"kind": "otlp_http", "endpoint": endpoint, "timeout": 5}
     if choice.kind is ExporterKind.JSON_FILE and choice.directory is not None:
-        from opentelemetry.exporter.otlp.json.file import FileSpanExporter
-
         choice.directory.mkdir(parents=True, exist_ok=True)
         name = re.sub(r"[^A-Za-z0-9_.-]", "_", settings.resource["service.instance.id"])
         # One file per process: workers never interleave partial lines in one file.
-        return FileSpanExporter(Path(choice.directory) / f"{settings.service_name}-{name}.jsonl")
-    if choice.kind is ExporterKind.CONSOLE:
-        return ConsoleSpanExporter()
+        path = Path(choice.directory) / f"{settings.service_name}-{name}.jsonl"
+        return {"kind": "otlp_json_file", "path": str(path)}
     return None
+
+
+def span_processor(choice: ExporterChoice, settings: TelemetrySettings, resource: Resource) -> Any:
+    """The span processor that exports finished spans for a choice, or None."""
+    config = exporter_config(choice, settings)
+    if config is not None and choice.separate_process:
+        return ExporterProcessSpanProcessor(config, resource)
+    if config is not None:
+        return BatchSpanProcessor(build_exporter(config), max_queue_size=4096)
+    if choice.kind is ExporterKind.CONSOLE:
+        return BatchSpanProcessor(ConsoleSpanExporter())
+    return None
+
+
+def build_provider(settings: TelemetrySettings) -> TracerProvider:
+    """A tracer provider made from settings: resource, sampler, exporter (not installed)."""
+    provider = TracerProvider(
+        resource=Resource.create(dict(settings.resource)),
+        sampler=make_sampler(settings.sampler),
+        id_generator=PresetTraceIds(),
+    )
+    processor = span_processor(settings.exporter, settings, provider.resource)
+    if processor is not None:
+        provider.add_span_processor(processor)
+    return provider
 
 
 def tracer_provider_for(settings: TelemetrySettings) -> trace.TracerProvider:
@@ -91,16 +110,8 @@ def tracer_provider_for(settings: TelemetrySettings) -> trace.TracerProvider:
         if isinstance(current, TracerProvider):
             return current
         if _own_provider is None:
-            provider = TracerProvider(
-                resource=Resource.create(dict(settings.resource)),
-                sampler=make_sampler(settings.sampler),
-                id_generator=PresetTraceIds(),
-            )
-            exporter = make_exporter(settings.exporter, settings)
-            if exporter is not None:
-                provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=4096))
-            trace.set_tracer_provider(provider)
-            _own_provider = provider
+            _own_provider = build_provider(settings)
+            trace.set_tracer_provider(_own_provider)
         return _own_provider
 
 
@@ -163,8 +174,9 @@ def prefer_stable_http_semconv() -> None:
     """Use the stable HTTP semantic conventions unless the user chose otherwise.
 
     The stable attribute set (`http.request.method`, `url.path`, `http.route`, ...) matches
-    the metric labels, and the instrumentor computes it about a sixth faster than the legacy
-    one (docs/performance.md). Read once per process, before the first instrumentor runs.
+    the metric labels, and it is the one `ServerSpans` reproduces (the legacy names go through
+    the instrumentor's own middleware). Read once per process, before the first instrumentor
+    runs.
     """
     os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
 
@@ -203,15 +215,61 @@ def instrument_httpx(provider: trace.TracerProvider) -> None:
     )
 
 
-def gated(stack: Any, provider: trace.TracerProvider) -> Any:
-    """Put the sampling gate into a built stack when the provider's sampler can say no."""
+def lean_stack(stack: Any, provider: trace.TracerProvider) -> Any:
+    """`ServerSpans` in place of the instrumentor's middleware, in a stack it built.
+
+    The instrumentor builds ServerErrorMiddleware(OpenTelemetryMiddleware(inner)), where
+    `inner` has its own ServerErrorMiddleware, which answers 500 for the app. The outer one
+    only catches failures of the tracing middleware itself, which `ServerSpans` does not
+    raise; without it a request runs through one layer less. When `ServerSpans` does not
+    reproduce the configuration exactly, the stack is returned unchanged: still correct,
+    only slower. The sampler is asked first only for providers gameday built (`sampling`).
+    """
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+    from starlette.middleware.errors import ServerErrorMiddleware
+
+    if not (
+        isinstance(stack, ServerErrorMiddleware)
+        and type(stack.app) is OpenTelemetryMiddleware
+        and server_spans.supported(stack.app)
+    ):
+        return stack
+    sampler = None
     if (
         isinstance(provider, TracerProvider)
         and isinstance(provider.id_generator, PresetTraceIds)
         and provider.sampler is not ALWAYS_ON
     ):
-        return gate_stack(stack, provider.sampler)
-    return stack
+        sampler = provider.sampler
+    return server_spans.ServerSpans(stack.app, sampler)
+
+
+_NATIVE_SIGNALS = ("tracing", "metrics", "logs")
+
+
+def quiet_fastapi_telemetry(app: Any) -> dict[str, Any]:
+    """Turn off FastAPI's own telemetry for an app the instrumentor traces; returns the old flags.
+
+    FastAPI (>= 0.16x) would step aside for every request anyway once it finds the
+    instrumentor's middleware, but it looks for it on every request, after checking three
+    global providers: a few microseconds per request for nothing. With its flags off it
+    neither looks nor adds exporters of its own to gameday's provider at startup
+    (FASTAPI_OTEL_AUTO_CONFIGURE). `restore_fastapi_telemetry` puts the flags back.
+    """
+    config = getattr(app, "_telemetry", None)
+    if not isinstance(config, dict):
+        return {}
+    previous = {key: config[key] for key in _NATIVE_SIGNALS if key in config}
+    for key in previous:
+        config[key] = False
+    return previous
+
+
+def restore_fastapi_telemetry(app: Any, previous: dict[str, Any]) -> None:
+    """Undo `quiet_fastapi_telemetry`."""
+    config = getattr(app, "_telemetry", None)
+    if isinstance(config, dict):
+        config.update(previous)
 
 
 def uninstrument_fastapi(app: Any) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import random
 import string
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
 import pytest
+from opentelemetry.instrumentation.utils import suppress_http_instrumentation
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
@@ -216,3 +218,46 @@ def test_metrics_aggregate_across_worker_processes(tmp_path: Path) -> None:
                 if s.labels.get("http_route") == "/pid" and s.name.endswith("_count")
             }
             assert families[f"{DURATION}_count"] == total
+
+
+def _exemplars(url: str) -> dict[tuple[str, str], str]:
+    """(histogram, route or dependency) -> trace ids of exemplars in url's OpenMetrics."""
+    text = httpx.get(
+        f"{url}/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}
+    ).text
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.exemplar is not None:
+                series = sample.labels.get("http_route") or sample.labels.get("server_address", "")
+                found[(family.name, series)] = sample.exemplar.labels["trace_id"]
+    return found
+
+
+def test_exemplars_of_every_process_reach_any_processes_metrics(tmp_path: Path) -> None:
+    # Two processes sharing one PROMETHEUS_MULTIPROC_DIR, as two workers do: front calls back.
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "TEST_SERVICE": "multi"}
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    with (
+        spawn_uvicorn("tests.instrumentation.served:app", env=env) as (_, back),
+        spawn_uvicorn(
+            "tests.instrumentation.served:app", env={**env, "TEST_DOWNSTREAM": back}
+        ) as (_, front),
+    ):
+        traceparent = f"00-{trace_id}-00f067aa0ba902b7-01"
+        with suppress_http_instrumentation():  # this test's own client must not replace it
+            answer = httpx.get(f"{front}/chain", headers={"traceparent": traceparent})
+        assert answer.status_code == 200
+        wanted = {
+            (DURATION, "/chain"): trace_id,  # observed by front, read from back
+            (DURATION, "/items/{item_id}"): trace_id,  # observed by back
+            ("http_client_request_duration_seconds", "downstream"): trace_id,  # front's call
+        }
+        deadline = time.monotonic() + 15
+        while True:  # each process writes its exemplars about once a second
+            seen = {key: _exemplars(back).get(key) for key in wanted}
+            if seen == wanted or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert seen == wanted
+        assert {key: _exemplars(front).get(key) for key in wanted} == wanted

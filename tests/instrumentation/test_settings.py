@@ -104,3 +104,18 @@ def test_unknown_exporter_and_grpc_protocol_are_warnings() -> None:
     assert settings.exporter.kind is ExporterKind.OTLP_HTTP
     assert any("zipkin" in w for w in settings.warnings)
     assert any("grpc" in w for w in settings.warnings)
+
+
+@pytest.mark.parametrize(
+    ("value", "separate", "warned"),
+    [(None, True, False), ("false", False, False), ("1", True, False), ("sometimes", True, True)],
+)
+def test_export_runs_in_its_own_process_unless_told_otherwise(
+    value: str | None, separate: bool, warned: bool
+) -> None:
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}
+    if value is not None:
+        env["GAMEDAY_EXPORTER_PROCESS"] = value
+    settings = read_settings(env)
+    assert settings.exporter.separate_process is separate
+    assert any("GAMEDAY_EXPORTER_PROCESS='sometimes'" in w for w in settings.warnings) is warned
