@@ -43,7 +43,7 @@ demo: venv
 	$(VENV)/bin/gameday run $(DEMO_EXPERIMENTS)
 
 bench: venv
-	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in benchmarks/[!_]*.py; do echo "== $$b"; flock /tmp/gameday-heavy.lock $(PY) $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) .gameday .pytest_cache .mypy_cache .ruff_cache
