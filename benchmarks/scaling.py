@@ -89,15 +89,15 @@ def main() -> int:
     print("\n== scaling benchmark (one run, 2 cores)")
     for row in payments["counts"]:  # type: ignore[attr-defined]
         print(
-            f"payments x{row['replicas']}: checkout capacity {row['capacity']}/s, "
-            f"efficiency {row['efficiency']}"
+            f"payments x{row['replicas']}: checkout capacity {row['capacity']:.2f}/s, "
+            f"efficiency {row['efficiency']:.2f}"
         )
     for gain in payments["gains"]:  # type: ignore[attr-defined]
-        print(f"payments {gain['replicas']} vs 1: gained={gain['gained']}")
+        print(f"payments {gain['replicas']} vs 1: {gain['verdict']}")
     for gain in catalog["gains"]:  # type: ignore[attr-defined]
         print(
-            f"catalog {gain['replicas']} vs 1: capacity x{gain['capacity_ratio']}, "
-            f"gained={gain['gained']}"
+            f"catalog {gain['replicas']} vs 1: capacity x{gain['capacity_ratio']:.2f}, "
+            f"{gain['verdict']}"
         )
     print(
         f"season: payments scaled out {timing['scale_out_s']} s after the spike started; "

@@ -4,14 +4,22 @@ At the same offered rate (above one replica's capacity) the journey's samples wi
 replicas are compared with those at one replica: latency with a one-sided Mann-Whitney U
 test, errors with a one-sided Fisher exact test (chaos.judgement.statistics). A *gain* needs
 significance (p < 0.01) and a size: the one-replica p95 at least `latency_tolerance` x the
-N-replica p95 (and 5 ms more), or an error rate `error_tolerance` higher; or a capacity at
-least `capacity_tolerance` higher. Anything less is "no gain": noise is not a finding.
+N-replica p95 (and 5 ms more), or an error rate `error_tolerance` higher.
+
+The probe and the capacity search are two witnesses, and both must agree:
+
+- **gain**: the probe shows a gain and the capacity is at least `capacity_tolerance` higher;
+- **no gain**: neither does (noise is not a finding);
+- **inconclusive**: they disagree. Near a knee a system can be bistable — at one offered rate
+  it either keeps up or its queues run into the callers' timeouts and half the requests fail
+  — so one probe step above one count's capacity can pass or fail by chance. Measure again
+  (longer steps, `--step`) rather than trust either.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from chaos.judgement.statistics import Comparison, compare
 from loadtests.windows import WindowStats
@@ -19,6 +27,8 @@ from loadtests.windows import WindowStats
 LATENCY_TOLERANCE = 1.2
 ERROR_TOLERANCE = 0.02
 CAPACITY_TOLERANCE = 1.1
+
+GainVerdict = Literal["gain", "no gain", "inconclusive"]
 
 
 @dataclass(frozen=True)
@@ -32,10 +42,20 @@ class Gain:
     error_gain: bool
 
     @property
+    def verdict(self) -> GainVerdict:
+        """gain, no gain or inconclusive (the probe and the capacities disagree)."""
+        by_probe = self.latency_gain or self.error_gain
+        if self.capacity_ratio is None:  # no capacity to compare: the probe alone
+            return "gain" if by_probe else "no gain"
+        by_capacity = self.capacity_ratio >= CAPACITY_TOLERANCE
+        if by_probe and by_capacity:
+            return "gain"
+        return "inconclusive" if by_probe or by_capacity else "no gain"
+
+    @property
     def gained(self) -> bool:
-        """True when N replicas are measurably better than one."""
-        by_capacity = (self.capacity_ratio or 0.0) >= CAPACITY_TOLERANCE
-        return self.latency_gain or self.error_gain or by_capacity
+        """True when N replicas are measurably better than one, by both witnesses."""
+        return self.verdict == "gain"
 
     def describe(self) -> str:
         """'gain' or 'no gain', with the figures behind it."""
@@ -48,7 +68,7 @@ class Gain:
         p_lat = f"{c.latency_p_value:.2g}" if c.latency_p_value is not None else "n/a"
         p_err = f"{c.error_p_value:.2g}" if c.error_p_value is not None else "n/a"
         return (
-            f"{'gain' if self.gained else 'no gain'}: capacity x{ratio}; at the probe rate p95 "
+            f"{self.verdict}: capacity x{ratio}; at the probe rate p95 "
             f"{ms(c.fault_p95_ms)} (1 replica) vs {ms(c.baseline_p95_ms)} ({self.replicas}), "
             f"p={p_lat}; errors {c.fault_error_rate:.1%} vs {c.baseline_error_rate:.1%}, "
             f"p={p_err}"
@@ -60,6 +80,7 @@ class Gain:
         return {
             "replicas": self.replicas,
             "gained": self.gained,
+            "verdict": self.verdict,
             "capacity_ratio": self.capacity_ratio,
             "latency_gain": self.latency_gain,
             "error_gain": self.error_gain,
