@@ -21,6 +21,7 @@ from types import FrameType
 from typing import Any
 
 from chaos.errors import RuntimeFailure
+from chaos.runtime.preparation import default_run_dir
 from chaos.runtime.process import start_time, tail
 from chaos.runtime.state import (
     leftovers,
@@ -30,7 +31,7 @@ from chaos.runtime.state import (
     supervisor_alive,
     write_state,
 )
-from chaos.runtime.system import RunningSystem, default_run_dir, start_system
+from chaos.runtime.system import RunningSystem, start_system
 from chaos.runtime.table import render
 from chaos.system.model import SystemSpec
 from chaos.system.topology import start_waves
