@@ -15,6 +15,14 @@ read at once, which is exact to a microsecond unless the wall clock jumps in bet
 is never later than now nor earlier than `earliest` (when the proxy itself held the data back
 by not reading: it could not have been read before then, and Toxiproxy counts from the read
 in that case too). Where the kernel gives no stamp, it is now.
+
+Linux turns receive stamping on for the whole stack behind a switch that the first socket
+asking for stamps flips, and the last one giving them up flips back, both through deferred
+work: until that work has run, packets arrive unstamped. Toggled per toxified connection,
+the switch would go off in every quiet spell and the first packets after it come back would
+be stamped when read, the very error this module exists to remove. So the first `enable`
+also opens one datagram socket that asks for stamps and is kept for the life of the process:
+the switch flips once and stays on.
 """
 
 from __future__ import annotations
@@ -32,12 +40,23 @@ _TIMESPEC: Final = struct.Struct("@ll")  # struct timespec {time_t tv_sec; long 
 _ANCILLARY: Final = socket.CMSG_SPACE(_TIMESPEC.size)
 SUPPORTED: Final = sys.platform.startswith("linux")
 
+_keeper: socket.socket | None = None  # holds the kernel's stamping switch on, see above
+
+
+def _keep_stamping_on() -> None:
+    global _keeper
+    if _keeper is None:
+        keeper = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        keeper.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        _keeper = keeper
+
 
 def enable(sock: socket.socket) -> bool:
     """Ask the kernel to stamp data arriving on `sock`; False where it cannot."""
     if not SUPPORTED:
         return False
     try:
+        _keep_stamping_on()
         sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     except OSError:
         return False
