@@ -22,7 +22,8 @@ work: until that work has run, packets arrive unstamped. Toggled per toxified co
 the switch would go off in every quiet spell and the first packets after it come back would
 be stamped when read, the very error this module exists to remove. So the first `enable`
 also opens one datagram socket that asks for stamps and is kept for the life of the process:
-the switch flips once and stays on.
+the switch flips once and stays on. The proxy server calls `keep_stamping_on()` when it
+starts, so even its first toxified connection finds the switch on.
 """
 
 from __future__ import annotations
@@ -43,20 +44,29 @@ SUPPORTED: Final = sys.platform.startswith("linux")
 _keeper: socket.socket | None = None  # holds the kernel's stamping switch on, see above
 
 
-def _keep_stamping_on() -> None:
+def keep_stamping_on() -> bool:
+    """Hold the kernel's stamping switch on for the life of the process; False where it cannot."""
     global _keeper
+    if not SUPPORTED:
+        return False
     if _keeper is None:
-        keeper = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        keeper.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        keeper = None
+        try:
+            keeper = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            keeper.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        except OSError:
+            if keeper is not None:
+                keeper.close()
+            return False
         _keeper = keeper
+    return True
 
 
 def enable(sock: socket.socket) -> bool:
     """Ask the kernel to stamp data arriving on `sock`; False where it cannot."""
-    if not SUPPORTED:
+    if not keep_stamping_on():
         return False
     try:
-        _keep_stamping_on()
         sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     except OSError:
         return False

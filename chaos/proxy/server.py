@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TypedDict
 
 from chaos.net import is_loopback
+from chaos.proxy import arrival
 from chaos.proxy.address import AddressError, bind, bound_display, resolve
 from chaos.proxy.api import Api
 from chaos.proxy.collection import ProxyCollection
@@ -109,6 +110,7 @@ class ProxyServer:
         self.host, self.port = host.strip("[]"), int(port)
         await self._http.start(sock)
         self._started = True
+        arrival.keep_stamping_on()  # the kernel turns it on later: now, not at the first toxic
         if self._initial:
             try:
                 async with self.proxies.lock:
