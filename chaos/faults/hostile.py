@@ -10,16 +10,21 @@ Hypothesis strategies of `Case`s in three modes — schemathesis' *positive* (wh
 allows: empty and long strings, boundary values, unicode) and *negative* (wrong types, values
 out of bounds, missing required parts, unknown fields), and *extreme*: positive cases from a copy
 of the document whose unbounded integers only take values past 64 bits (`hostile_extremes`),
-the overflow that positive mode reaches only a few times in a hundred. Hypothesis draws from all
-of them alike, `BATCH` cases at a time, each batch reseeded, so memory stays bounded however
-long the load runs; a fixed `seed` makes the whole sequence repeatable. Requests are spaced at
-least `1/rate` seconds apart, go only to the given base URL on loopback and never follow
-redirects.
+the overflow that positive mode reaches only a few times in a hundred. Every (operation, mode)
+pair gets its turn in round robin, in an order shuffled per round: whatever the window, each
+pair is sent once within any run of as many requests as there are pairs (a fault window is
+seconds long: a rare mode left to chance, like a bug only the extreme mode finds, is a bug
+found in one run and missed in the next). Cases come from Hypothesis, a few per pair at a time
+(about `BATCH` a batch), each batch reseeded, so memory stays bounded however long the load
+runs; a fixed `seed` makes the whole sequence repeatable. Requests are spaced at least
+`1/rate` seconds apart, go only to the given base URL on loopback and never follow redirects.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import random
 import threading
 import time
 import warnings
@@ -45,7 +50,7 @@ from chaos.net import is_loopback
 from chaos.system.model import HostileInput
 
 EXTREME = "extreme"  # the third generation mode, see chaos.faults.hostile_extremes
-# Cases per Hypothesis run. They are generated first and sent after, outside Hypothesis: while
+# Cases per batch, about. They are generated first and sent after, outside Hypothesis: while
 # it runs an example Hypothesis seeds the process-wide `random`, which other threads of this
 # process (trace ids, jitter) must not notice for longer than generating takes. Each run is
 # reseeded, so what Hypothesis remembers of its tries stays bounded however long the load runs.
@@ -120,8 +125,8 @@ class HostileLoad:
                 f"no request can be generated from the OpenAPI document at {self.document_url}: "
                 + "; ".join(f"{mode}: {why}" for mode, why in self.skipped.items())
             )
-        self.modes = tuple(strategies)  # what is drawn from: "GET /x positive", ...
-        self._strategy = st.one_of(list(strategies.values()))
+        self.modes = tuple(strategies)  # the pairs sent in turn: "GET /x positive", ...
+        self._strategies_by_mode = strategies
         self._tally = HostileTally(self.operations)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -215,19 +220,31 @@ class HostileLoad:
             session.close()
 
     def _generate(self, batch: int) -> list[Any]:
-        """The next `BATCH` cases, from a Hypothesis run of their own (reseeded per batch)."""
-        cases: list[Any] = []
+        """The next batch: a few cases of every pair, sent one round (each pair once) at a time.
 
-        def keep(case: Any) -> None:
-            cases.append(case)
-
-        seed = None if self.seed is None else self.seed + batch
-        try:
-            self._hypothesis(self._strategy, BATCH, keep, seed)()
-        except Exception as exc:  # a generation failure: send what came before it
-            if not cases:
-                self._error = f"generating requests failed: {_one_line(exc)}"
-        return cases
+        Each pair's cases come from a Hypothesis run of their own, reseeded per batch and pair;
+        the pairs' order is shuffled per round (by the seed, when there is one).
+        """
+        per_pair = max(1, math.ceil(BATCH / len(self.modes)))
+        drawn: list[list[Any]] = []
+        failures: list[str] = []
+        for index, strategy in enumerate(self._strategies_by_mode.values()):
+            cases: list[Any] = []
+            seed = None if self.seed is None else (self.seed + batch) * 1000 + index
+            try:
+                self._hypothesis(strategy, per_pair, _collector(cases), seed)()
+            except Exception as exc:  # a generation failure: send what came before it
+                failures.append(_one_line(exc))
+            drawn.append(cases)
+        if not any(drawn) and failures:
+            self._error = f"generating requests failed: {failures[0]}"
+        order = random.Random(None if self.seed is None else self.seed + batch)
+        rounds: list[Any] = []
+        for turn in range(per_pair):
+            this_round = [cases[turn] for cases in drawn if turn < len(cases)]
+            order.shuffle(this_round)
+            rounds += this_round
+        return rounds
 
     def _send(self, session: requests.Session, case: Any) -> None:
         self._sent += 1
@@ -268,6 +285,15 @@ class HostileLoad:
             print_blob=False,
         )(given(case=strategy)(test))
         return run if seed is None else hypothesis.seed(seed)(run)
+
+
+def _collector(cases: list[Any]) -> Callable[..., None]:
+    """A test for Hypothesis that keeps every case it is given in `cases`."""
+
+    def keep(case: Any) -> None:
+        cases.append(case)
+
+    return keep
 
 
 def _loopback_base(base_url: str) -> str:

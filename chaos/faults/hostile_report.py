@@ -80,8 +80,9 @@ class HostileReport:
 
     @property
     def passed(self) -> bool:
-        """True when every hostile request got an answer below 500."""
-        return self.server_errors == 0 and self.no_answers == 0
+        """True when every hostile request got an answer below 500 and the load did not stop
+        early (a load that could not generate its requests proved nothing)."""
+        return self.server_errors == 0 and self.no_answers == 0 and self.error is None
 
     @property
     def problems(self) -> tuple[str, ...]:

@@ -61,6 +61,21 @@ def test_bad_input_that_breaks_a_service_is_caught_with_examples(careless: str) 
     assert report.operations["GET /items"].server_errors > 0
 
 
+@pytest.mark.parametrize("seed", [3, 4, 5, None])
+def test_every_mode_of_every_operation_is_sent_within_the_first_round(
+    careless: str, seed: int | None
+) -> None:
+    """A bug only one mode reaches is found in as many requests as there are pairs, every time."""
+    probe = HostileLoad(careless, FAST, seed=seed)
+    load = HostileLoad(careless, FAST, seed=seed, max_requests=len(probe.modes))
+    load.start()
+    assert load.wait(timeout=60)
+    report = load.stop()
+
+    assert report.sent == len(load.modes) == 7  # 3 operations x 2 modes, and GET /items extreme
+    assert report.operations["GET /items"].server_errors > 0  # only the extreme mode breaks it
+
+
 def test_a_service_that_validates_its_input_passes(careful: str) -> None:
     load = run(careful)
     report = load.stop()

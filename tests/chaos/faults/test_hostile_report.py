@@ -58,6 +58,18 @@ def test_only_4xx_answers_pass_and_every_operation_is_listed() -> None:
     assert report.operations["POST /items"].sent == 0
 
 
+def test_a_load_that_stopped_early_proved_nothing_and_fails() -> None:
+    tally = HostileTally(OPERATIONS)
+    tally.answered(answer(422))
+    report = tally.report(
+        base_url="http://127.0.0.1:1", seconds=0.1, rate=10.0, error="generating requests failed"
+    )
+
+    assert not report.passed
+    assert report.problems == ("hostile input stopped early: generating requests failed",)
+    assert "FAILED" in report.summary()
+
+
 def test_examples_are_capped_per_operation_and_in_all_but_every_failure_counts() -> None:
     tally = HostileTally(OPERATIONS)
     for _ in range(50):
