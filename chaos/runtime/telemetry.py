@@ -8,11 +8,14 @@
     usage.in_flight    # http_server_active_requests (instrument()), mean of the two reads
     usage.busy         # fraction of a concurrency limit in use, when the service reports one
     usage.wait_ms      # mean queue time in front of that limit
+    before.backlog     # deferred work the replica still owes (the backlog convention)
 
 The concurrency-limit convention (docs/scaling.md): a service that holds a bounded resource
 (processor lines, a worker pool, a connection pool) reports `concurrency_limit`,
 `concurrency_in_use`, the counter `concurrency_busy_seconds_total` (in-use x seconds) and the
-histogram `concurrency_wait_seconds`, each labelled `resource`.
+histogram `concurrency_wait_seconds`, each labelled `resource`. The backlog convention: a
+service that owes work no request waits for (a reconciler's pending items, an outbox) reports
+the gauge `backlog_items`, labelled `kind`.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class Reading:
     busy_seconds: float | None
     wait_sum: float
     wait_count: float
+    backlog: float = 0.0  # backlog_items, all kinds
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,7 @@ def parse_reading(text: str, now: float) -> Reading:
     in_flight = 0.0
     limit: float | None = None
     busy: float | None = None
-    wait_sum = wait_count = 0.0
+    wait_sum = wait_count = backlog = 0.0
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             name, value = sample.name, float(sample.value)
@@ -99,7 +103,9 @@ def parse_reading(text: str, now: float) -> Reading:
                 wait_sum += value
             elif name == "concurrency_wait_seconds_count":
                 wait_count += value
-    return Reading(now, cpu, in_flight, limit, busy, wait_sum, wait_count)
+            elif name == "backlog_items":
+                backlog += value
+    return Reading(now, cpu, in_flight, limit, busy, wait_sum, wait_count, backlog)
 
 
 def read_replica(url: str, path: str = "/metrics", timeout: float = 2.0) -> Reading | None:

@@ -6,6 +6,8 @@ step runs the open-model user of the journey (the system file's `load:` section)
 arrival rate for `step_seconds` after a warm-up, and passes when the journey meets its SLO
 over the judged seconds (chaos.judgement.slo) and the load generator kept its schedule.
 Every service's telemetry is read during each step, to name the saturated one at the knee.
+Between steps the system settles: no request in flight and no backlog (deferred work a
+service still owes, docs/scaling.md), so an overloaded step's leftovers do not fail the next.
 With `probe`, one more step per count runs at 1.2 x the first count's capacity: the same
 offered load for every count, compared statistically (chaos.scale.gain).
 """
@@ -38,6 +40,7 @@ logger = logging.getLogger(__name__)
 WARMUP_S = 3.0
 MAX_LATE = 0.05  # more late arrivals than this: the load generator, not the system, is the limit
 PROBE_FACTOR = 1.2
+SETTLE_TIMEOUT_S = 120.0  # at most this long between steps for in-flight requests and backlogs
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -245,22 +248,35 @@ class _Search:
             f"{'pass' if step.passed else 'FAIL'}",
             flush=True,
         )
-        self._settle(system)
+        step.detail["settled"] = self._settle(system)
         return step, stats
 
-    def _settle(self, system: RunningSystem, timeout: float = 15.0) -> None:
-        """Wait until no service has a request in flight (backlog of an overloaded step)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+    def _settle(self, system: RunningSystem, timeout: float = SETTLE_TIMEOUT_S) -> dict[str, Any]:
+        """Wait until no service has a request in flight or a backlog; how long it took."""
+        began = time.monotonic()
+        deadline = began + timeout
+        owed: dict[str, float] = {}
+        while True:
             busy = 0.0
+            owed = {}
             for plan in system.topology.processes:
                 if plan.metrics is not None and not plan.infrastructure:
                     reading = read_replica(plan.url, plan.metrics, timeout=1.0)
-                    busy += reading.in_flight if reading is not None else 0.0
-            if busy <= 0:
+                    if reading is not None:
+                        busy += reading.in_flight
+                        if reading.backlog > 0:
+                            owed[plan.service] = owed.get(plan.service, 0.0) + reading.backlog
+            if (busy <= 0 and not owed) or time.monotonic() >= deadline:
                 break
             time.sleep(0.25)
         time.sleep(1.0)
+        waited = time.monotonic() - began
+        if owed:
+            left = ", ".join(f"{service} {items:g}" for service, items in sorted(owed.items()))
+            print(f"  still owed after {waited:.0f}s (backlog items): {left}", flush=True)
+        elif waited > 5:
+            print(f"  settled in {waited:.0f}s (nothing in flight, no backlog)", flush=True)
+        return {"seconds": round(waited, 1), "backlog_left": owed}
 
     def search(self, system: RunningSystem, n: int, start: float) -> CountResult:
         result = CountResult(n)

@@ -21,6 +21,7 @@ from functools import cache
 
 from prometheus_client import Gauge
 
+from sample_system.common.backlog import backlog
 from sample_system.common.db import Database
 from sample_system.common.messaging import Messaging, MessagingUnavailable
 from sample_system.orders import store
@@ -84,6 +85,7 @@ class OutboxRelay:
         oldest = await self._db.read(store.oldest_waiting)
         waiting, age = _backlog()
         waiting.set(counts["waiting"])
+        backlog("outbox_events").set(counts["waiting"])
         age.set(0.0 if oldest is None else max(0.0, time.time() - oldest))
 
     async def _mark_published(self, seqs: list[int]) -> None:

@@ -6,6 +6,10 @@ the reconciler claims pending orders untouched for `older_than` seconds (longer 
 checkout request may take, so it never races a live request) and advances them with the same
 saga as checkout. Asking payments is repeating the idempotent charge: payments answers with
 the recorded outcome, or completes a charge that was interrupted.
+
+After each pass the orders still pending are exported as `backlog_items{kind="pending_orders"}`
+(sample_system.common.backlog): after an overload they are charged one by one, taking a
+payments line from the checkouts that come next.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import logging
 import time
 from collections import Counter
 
+from sample_system.common.backlog import backlog
 from sample_system.common.db import Database
 from sample_system.orders import store
 from sample_system.orders.checkout import Checkout
@@ -51,4 +56,5 @@ class Reconciler:
             outcome[advanced.state] += 1
             if advanced.state != "pending":
                 logger.info("reconciled order %s: %s", order.id, advanced.state)
+        backlog("pending_orders").set(await self._db.read(store.count_pending))
         return dict(outcome)

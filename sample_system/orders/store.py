@@ -217,6 +217,11 @@ def claim_stale(db: sqlite3.Connection, older_than: float, limit: int) -> list[O
     return [get(db, order.id) or order for order in claimed]
 
 
+def count_pending(db: sqlite3.Connection) -> int:
+    """How many orders are pending (live checkouts and those the reconciler still owes)."""
+    return int(db.execute("SELECT count(*) FROM orders WHERE state = 'pending'").fetchone()[0])
+
+
 def all_orders(db: sqlite3.Connection, state: str | None) -> list[dict[str, Any]]:
     """Every order (optionally of one state), for the audit: with its client and key."""
     where, args = ("WHERE state = ?", (state,)) if state else ("", ())

@@ -48,6 +48,9 @@ concurrency_busy_seconds_total{resource="processor_lines"} 100.0
 # TYPE concurrency_wait_seconds histogram
 concurrency_wait_seconds_sum{resource="processor_lines"} 1.0
 concurrency_wait_seconds_count{resource="processor_lines"} 10.0
+# TYPE backlog_items gauge
+backlog_items{kind="pending_orders"} 4.0
+backlog_items{kind="outbox_events"} 2.0
 """
     before = parse_reading(text, now=0.0)
     after = parse_reading(
@@ -63,3 +66,4 @@ concurrency_wait_seconds_count{resource="processor_lines"} 10.0
     assert got is not None
     assert got.cpu == 0.25 and got.busy == 0.75 and got.in_flight == 3.0
     assert got.wait_ms == 200.0
+    assert before.backlog == 6.0  # every kind of deferred work the replica owes

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from chaos.runtime.telemetry import parse_reading
 from sample_system.audit.collect import Targets, audit
 from tests.sample_system.servers import AUTH
 from tests.sample_system.shop import Shop, dead_url, running_shop
@@ -185,12 +186,22 @@ def test_an_unknown_payment_outcome_stays_pending_until_the_reconciler_asks(tmp_
         while rows(shop, "payments", "/admin/charges", "charges")[0]["state"] != "captured":
             assert time.monotonic() < deadline, "payments never finished the charge"
             time.sleep(0.05)
+        # The reconciler's periodic pass reports what it still owes (the backlog convention).
+        while backlog(shop) != 1:
+            assert time.monotonic() < deadline, "the pending order never showed as backlog"
+            time.sleep(0.1)
         # Payments' answer to the repeated charge is immediate now: the order is confirmed.
         ran = httpx.post(
             shop.urls["orders"] + "/admin/reconcile", params={"older_than": 0}, headers=AUTH
         )
         assert ran.json()["reconciled"] == {"confirmed": 1}
+        assert backlog(shop) == 0
         assert_audit_clean(shop)
+
+
+def backlog(shop: Shop) -> float:
+    """orders' backlog_items, as `gameday scale` reads it between steps."""
+    return parse_reading(httpx.get(shop.urls["orders"] + "/metrics").text, now=0.0).backlog
 
 
 def test_checkout_succeeds_while_nats_is_down_and_the_event_waits(tmp_path: Path):
