@@ -6,6 +6,7 @@
     guard.on_death([python, "-m", "chaos.cli", "rollback", run_dir], cwd=os.getcwd())
     ...
     guard.forget(key)                              # the run ended cleanly: nothing to do
+    # at exit, with nothing left to watch, the process waits for its watchdog to leave
 
 The watchdog is a small process of its own (`python -m chaos.watchdog`, stdlib and
 `chaos.procfs` only) in a session of its own, so a Ctrl-C or a signal to the terminal's group
@@ -28,6 +29,7 @@ no chance to leave its samples. See docs/runtime.md.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -84,6 +86,20 @@ class Watchdog:
             for key in keys:
                 if self._entries.pop(key, None) is not None:
                     self._send(f"-{key}\n")
+
+    def close(self, timeout: float = 5.0) -> None:
+        """At a clean exit (nothing left to watch): let the watchdog go and wait until it has.
+
+        So a gameday command that exits has nothing of its own left running. With entries
+        still registered the pipe is closed all the same (the watchdog then does its work,
+        as it would after any death) but not waited for.
+        """
+        with self._lock:
+            process, idle = self._process, not self._entries
+            self._drop()
+        if process is not None and idle:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout)
 
     def start(self) -> int:
         """Make sure the watchdog process runs; its PID."""
@@ -166,6 +182,7 @@ def _line(key: str, entry: Entry) -> str:
 
 _current = Watchdog()
 os.register_at_fork(after_in_child=_current._after_fork_in_child)
+atexit.register(_current.close)
 
 
 def current() -> Watchdog:

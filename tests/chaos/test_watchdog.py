@@ -105,7 +105,7 @@ def test_a_parent_that_forgot_everything_leaves_its_children_alone(
     parent, (group, marked, from_thread, dog) = _start_parent(tmp_path, "forget")
     reaper += [group, marked, from_thread, dog]
     assert parent.wait(10) == 0
-    assert _gone([dog], timeout=10)
+    assert not is_running(dog)  # a clean exit waits for its watchdog: nothing of its own left
     assert all(is_running(p) for p in (group, marked, from_thread))
     assert not (tmp_path / "after-death").exists() and not (tmp_path / "log").exists()
 

@@ -40,7 +40,7 @@ def test_payments_hpa_carries_the_system_file_policy() -> None:
     manifest = hpa(spec, "payments", policy)
     body = manifest["spec"]
     assert (body["minReplicas"], body["maxReplicas"]) == (policy.min, policy.max)
-    assert body["metrics"][0]["pods"]["target"]["averageValue"] == "600m"
+    assert body["metrics"][0]["pods"]["target"]["averageValue"] == "500m"  # target: 0.5
     assert body["behavior"]["scaleUp"]["stabilizationWindowSeconds"] == 3
     assert body["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 10
     documents = list(yaml.safe_load_all((CHECKED_IN / "orders.yaml").read_text()))
