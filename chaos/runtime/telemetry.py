@@ -10,6 +10,8 @@
     usage.wait_ms      # mean queue time in front of that limit
     before.backlog     # deferred work the replica still owes (the backlog convention)
 
+    settled = wait_settled(system.topology.processes, timeout=120)   # nothing in flight or owed
+
 The concurrency-limit convention (docs/scaling.md): a service that holds a bounded resource
 (processor lines, a worker pool, a connection pool) reports `concurrency_limit`,
 `concurrency_in_use`, the counter `concurrency_busy_seconds_total` (in-use x seconds) and the
@@ -23,10 +25,13 @@ from __future__ import annotations
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
+
+from chaos.system.topology import ProcessPlan
 
 
 @dataclass(frozen=True)
@@ -119,3 +124,41 @@ def read_replica(url: str, path: str = "/metrics", timeout: float = 2.0) -> Read
         return parse_reading(text, time.monotonic())
     except ValueError:
         return None
+
+
+@dataclass(frozen=True)
+class Settled:
+    """How long a system took to have nothing in flight and no backlog, and what it still owed."""
+
+    seconds: float
+    owed: dict[str, float]  # service -> backlog items still owed when the time was up
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {"seconds": round(self.seconds, 1), "backlog_left": self.owed}
+
+
+def wait_settled(
+    processes: Iterable[ProcessPlan], *, timeout: float, poll: float = 0.25
+) -> Settled:
+    """Wait (at most `timeout` s) until no service replica has a request in flight or a backlog.
+
+    Replicas that do not answer count as settled; infrastructure has no such metrics.
+    """
+    replicas = [p for p in processes if p.metrics is not None and not p.infrastructure]
+    began = time.monotonic()
+    while True:
+        busy = 0.0
+        owed: dict[str, float] = {}
+        for plan in replicas:
+            assert plan.metrics is not None
+            reading = read_replica(plan.url, plan.metrics, timeout=1.0)
+            if reading is None:
+                continue
+            busy += reading.in_flight
+            if reading.backlog > 0:
+                owed[plan.service] = owed.get(plan.service, 0.0) + reading.backlog
+        waited = time.monotonic() - began
+        if (busy <= 0 and not owed) or waited >= timeout:
+            return Settled(waited, owed)
+        time.sleep(poll)

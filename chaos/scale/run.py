@@ -27,7 +27,7 @@ from typing import Any
 from chaos.errors import ConfigInvalid, GamedayError
 from chaos.judgement.slo import evaluate
 from chaos.runtime.system import RunningSystem, start_system
-from chaos.runtime.telemetry import Reading, Usage, read_replica
+from chaos.runtime.telemetry import Reading, Usage, read_replica, wait_settled
 from chaos.scale.knee import KneeSearch, Step, capacity
 from chaos.scale.saturation import Attribution, attribute
 from chaos.system.model import JourneyLoad, LoadProfile, SystemSpec, load_system
@@ -251,32 +251,17 @@ class _Search:
         step.detail["settled"] = self._settle(system)
         return step, stats
 
-    def _settle(self, system: RunningSystem, timeout: float = SETTLE_TIMEOUT_S) -> dict[str, Any]:
-        """Wait until no service has a request in flight or a backlog; how long it took."""
-        began = time.monotonic()
-        deadline = began + timeout
-        owed: dict[str, float] = {}
-        while True:
-            busy = 0.0
-            owed = {}
-            for plan in system.topology.processes:
-                if plan.metrics is not None and not plan.infrastructure:
-                    reading = read_replica(plan.url, plan.metrics, timeout=1.0)
-                    if reading is not None:
-                        busy += reading.in_flight
-                        if reading.backlog > 0:
-                            owed[plan.service] = owed.get(plan.service, 0.0) + reading.backlog
-            if (busy <= 0 and not owed) or time.monotonic() >= deadline:
-                break
-            time.sleep(0.25)
+    def _settle(self, system: RunningSystem) -> dict[str, Any]:
+        """Wait until nothing is in flight or owed (at most SETTLE_TIMEOUT_S); say so if slow."""
+        settled = wait_settled(system.topology.processes, timeout=SETTLE_TIMEOUT_S)
         time.sleep(1.0)
-        waited = time.monotonic() - began
-        if owed:
-            left = ", ".join(f"{service} {items:g}" for service, items in sorted(owed.items()))
-            print(f"  still owed after {waited:.0f}s (backlog items): {left}", flush=True)
-        elif waited > 5:
-            print(f"  settled in {waited:.0f}s (nothing in flight, no backlog)", flush=True)
-        return {"seconds": round(waited, 1), "backlog_left": owed}
+        seconds = settled.seconds
+        if settled.owed:
+            left = ", ".join(f"{name} {items:g}" for name, items in sorted(settled.owed.items()))
+            print(f"  still owed after {seconds:.0f}s (backlog items): {left}", flush=True)
+        elif seconds > 5:
+            print(f"  settled in {seconds:.0f}s (nothing in flight, no backlog)", flush=True)
+        return settled.to_json()
 
     def search(self, system: RunningSystem, n: int, start: float) -> CountResult:
         result = CountResult(n)
