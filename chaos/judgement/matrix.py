@@ -185,6 +185,22 @@ class MatrixVerdict:
         """The cells whose claims did not hold."""
         return tuple(c for c in self.cells if not c.passed)
 
+    @property
+    def uncompared(self) -> dict[str, tuple[str, ...]]:
+        """Per journey, the cells where it was claimed unaffected but had too few requests in
+        the fault window to be compared with the baseline (only its SLO was checked there)."""
+        found: dict[str, list[str]] = {}
+        for cell in self.cells:
+            for attempt in cell.attempts:
+                for journey in attempt.journeys:
+                    if (
+                        cell.claim(journey.journey).role == "unaffected"
+                        and journey.comparison.latency_p_value is None
+                        and cell.cell.id not in found.get(journey.journey, ())
+                    ):
+                        found.setdefault(journey.journey, []).append(cell.cell.id)
+        return {journey: tuple(cells) for journey, cells in found.items()}
+
     def to_json(self) -> dict[str, Any]:
         """JSON-ready, for journal.json and the report."""
         return {
@@ -194,6 +210,7 @@ class MatrixVerdict:
             "cells": [c.to_json() for c in self.cells],
             "skipped": [{"id": c.id, "reason": c.skip} for c in self.skipped],
             "findings": [f.to_json() for f in self.findings],
+            "uncompared": {journey: list(cells) for journey, cells in self.uncompared.items()},
         }
 
 

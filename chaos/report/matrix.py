@@ -16,6 +16,7 @@ from xml.etree import ElementTree as ET
 
 from chaos.faults.journal import Journal
 from chaos.judgement.matrix import CellVerdict
+from chaos.judgement.statistics import MIN_REQUESTS
 from chaos.matrix.result import MatrixResult
 from chaos.report.files import JUNIT, SUMMARY
 
@@ -80,6 +81,14 @@ def summary_markdown(result: MatrixResult) -> str:
         if verdict.findings:
             lines += ["", "## Call-graph findings", ""]
             lines += [f"- `{f.cell}`: {f.text}" for f in verdict.findings]
+        if verdict.uncompared:
+            lines += ["", "## Not compared with the baseline", ""]
+            lines += [
+                f"- **{journey}**: fewer than {MIN_REQUESTS} requests in the fault window of "
+                f"{len(cells)} cell(s) ({', '.join(f'`{c}`' for c in cells)}): only its SLO was "
+                "checked there; raise its rate or `matrix.window`"
+                for journey, cells in verdict.uncompared.items()
+            ]
         if verdict.skipped:
             lines += ["", "## Not run", ""]
             lines += [f"- `{c.id}`: {c.skip or 'the run ended before it'}" for c in verdict.skipped]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from chaos.judgement.matrix import CellRecord, CellWindows, judge_matrix
@@ -9,6 +11,8 @@ from chaos.judgement.verdict import Outcome
 from chaos.matrix.callgraph import CallGraph, JourneyGraph
 from chaos.matrix.expectations import expect
 from chaos.matrix.plan import Cell, plan_cells
+from chaos.matrix.result import MatrixResult
+from chaos.report.matrix import summary_markdown
 from chaos.system.file import parse_system_text
 from loadtests.windows import Window, WindowSet
 from tests.chaos.judgement.synthetic import T0, Load
@@ -169,3 +173,46 @@ def test_a_failure_must_reproduce_unless_it_is_final() -> None:
     attempts["payments/0:kill"][0] = (windows, CellRecord(("invariants violated",), final=True))
     kill = next(c for c in judge(load, attempts, cells).cells if c.cell.id == "payments/0:kill")
     assert not kill.passed and kill.record.problems == ("invariants violated",)
+
+
+def test_a_journey_at_four_a_second_is_compared_and_one_too_rare_is_listed() -> None:
+    # The shop's checkout runs at 4/s: 12 requests in a 3 s window. With a floor of 20 it was
+    # compared in no cell, and a fault that slowed it within its SLO went unseen.
+    load = Load(3)
+    cells = [c for c in RUN if c.id in ("catalog:latency", "payments/0:pause")]
+    seconds = range(BASELINE + CELL_SECONDS * len(cells) + 5)
+    load.add("browse", seconds, median_ms=BASE["browse"], per_second=12)
+    load.add("product", seconds, median_ms=BASE["product"], per_second=3)  # 9 per window
+    attempts = {
+        cell.id: [
+            (
+                CellWindows(
+                    WindowSet.of("baseline", [Window("b", T0, T0 + BASELINE)]),
+                    Window("fault", T0 + start, T0 + start + 3),
+                    Window("recovery", T0 + start + 3, T0 + start + CELL_SECONDS),
+                ),
+                CellRecord(),
+            )
+        ]
+        for cell, start in zip(
+            cells, range(BASELINE, BASELINE + CELL_SECONDS * len(cells), CELL_SECONDS), strict=True
+        )
+    }
+    # catalog is slow; the bug: checkout, which never calls catalog, answers 4x slower - still
+    # within its 800 ms SLO, so only the comparison with the baseline can see it
+    slowed = fault_seconds(attempts, "catalog:latency")
+    for second in seconds:
+        median = BASE["checkout"] * (4 if second in slowed else 1)
+        load.add("checkout", range(second, second + 1), median_ms=median, per_second=4)
+    verdict = judge(load, attempts, cells)
+    failed = {c.cell.id: c for c in verdict.failed}
+    assert set(failed) == {"catalog:latency"}
+    assert failed["catalog:latency"].unexpected == ("checkout",)
+    # product (9 requests a window) cannot be compared where it is claimed unaffected: listed
+    assert verdict.uncompared == {"product": ("payments/0:pause",)}
+    assert verdict.to_json()["uncompared"] == {"product": ["payments/0:pause"]}
+    result = MatrixResult(Path("run"), SPEC, cells, "completed", verdict)
+    assert (
+        "- **product**: fewer than 10 requests in the fault window of 1 cell(s) "
+        "(`payments/0:pause`): only its SLO was checked there" in summary_markdown(result)
+    )
