@@ -66,10 +66,10 @@ class Journal:
             {
                 "format": FORMAT,
                 "version": VERSION,
-                "experiment": {
+                "experiment": {  # absolute: a later command may run from elsewhere
                     "name": experiment,
-                    "file": experiment_file,
-                    "system_file": system_file,
+                    "file": _absolute(experiment_file),
+                    "system_file": _absolute(system_file),
                 },
                 "run_dir": str(run_dir),
                 "status": "running",
@@ -193,3 +193,8 @@ def find_journals(root: Path) -> list[Path]:
     if (root / JOURNAL_FILE).is_file():
         return [root / JOURNAL_FILE]
     return sorted(root.glob(f"*/{JOURNAL_FILE}"))
+
+
+def _absolute(path: str) -> str:
+    """`path` made absolute against the current directory ("" stays "")."""
+    return str(Path(path).resolve()) if path else path

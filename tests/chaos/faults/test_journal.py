@@ -44,3 +44,19 @@ def test_a_bad_journal_says_so(tmp_path: Path) -> None:
     (tmp_path / "journal.json").write_text("{nope")
     with pytest.raises(JournalError, match="is not valid JSON"):
         Journal.load(tmp_path)
+
+
+def test_files_are_recorded_absolute_for_a_command_run_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a crashed matrix is judged by the next gameday command, which may run from another
+    # directory: a relative system file would not be found there
+    monkeypatch.chdir(tmp_path)
+    Journal.create(
+        tmp_path / "run", experiment="x", experiment_file="e/x.yaml", system_file="s.yaml",
+        owns_system=True,
+    )  # fmt: skip
+    monkeypatch.chdir("/")
+    recorded = Journal.load(tmp_path / "run").data["experiment"]
+    assert recorded["system_file"] == str(tmp_path / "s.yaml")
+    assert recorded["file"] == str(tmp_path / "e" / "x.yaml")
