@@ -18,6 +18,13 @@ found in one run and missed in the next). Cases come from Hypothesis, a few per 
 (about `BATCH` a batch), each batch reseeded, so memory stays bounded however long the load
 runs; a fixed `seed` makes the whole sequence repeatable. Requests are spaced at least
 `1/rate` seconds apart, go only to the given base URL on loopback and never follow redirects.
+
+After every round the latest request refused with a 4xx other than 422 — a 404 or 409 is
+decided by looking something up, often in a dependency; a 422 is the edge's own validation — is
+sent again `burst` times at once, as a client that retries a refused request in parallel would.
+One refusal says nothing about a dependency's health, and a burst of them must not open its
+circuit breaker (a breaker that counts refusals as failures does, and everybody else then gets
+503s). A burst counts against the rate: it waits for `burst/rate` seconds of quiet first.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -59,22 +67,25 @@ FIX = "set matrix.hostile_input.openapi in the system file to the path of its Op
 
 
 class Pacer:
-    """Spaces events at least `1/rate` s apart: never more than `rate` per second, no bursts."""
+    """Spaces events at least `1/rate` s apart: never more than `rate` per second, no bursts
+    beyond the ones asked for, and those only after as much quiet as they use up."""
 
     def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
         if not rate > 0:
             raise ValueError(f"rate {rate!r} must be more than 0 per second")
         self.interval = 1.0 / rate
         self._clock = clock
-        self._next: float | None = None
+        self._last: float | None = None
 
-    def delay(self) -> float:
-        """Seconds to wait before the next event may happen (0 when it may happen now)."""
-        return 0.0 if self._next is None else max(0.0, self._next - self._clock())
+    def delay(self, count: int = 1) -> float:
+        """Seconds to wait before `count` events may happen at once (0 when they may now)."""
+        if self._last is None:
+            return 0.0 if count == 1 else self.interval * (count - 1)
+        return max(0.0, self._last + self.interval * count - self._clock())
 
     def happened(self) -> None:
-        """Record that an event happened now."""
-        self._next = self._clock() + self.interval
+        """Record that the event(s) happened now."""
+        self._last = self._clock()
 
 
 class HostileLoad:
@@ -129,11 +140,14 @@ class HostileLoad:
         self._strategies_by_mode = strategies
         self._tally = HostileTally(self.operations)
         self._stop = threading.Event()
+        self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._started = 0.0
         self._ended: float | None = None
         self._error: str | None = None
         self._sent = 0
+        self._refused: Any | None = None  # the latest case refused with a 4xx other than 422
+        self._bursts = 0
 
     def start(self) -> None:
         """Start sending in a daemon thread; returns at once."""
@@ -171,6 +185,7 @@ class HostileLoad:
             rate=self.settings.rate,
             skipped=dict(self.skipped),
             error=self._error,
+            bursts=self._bursts,
         )
 
     def __enter__(self) -> HostileLoad:
@@ -205,19 +220,48 @@ class HostileLoad:
         try:
             while not self._stop.is_set():
                 cases = self._generate(batch)
-                for case in cases:
-                    if self.max_requests is not None and self._sent >= self.max_requests:
+                for number, case in enumerate(cases, start=1):
+                    if not self._pace(1):
                         return
-                    if self._stop.wait(self._pacer.delay()):
-                        return
-                    self._pacer.happened()
                     self._send(session, case)
+                    if number % len(self.modes) == 0 and not self._repeat_refused():
+                        return
                 if not cases:
                     return
                 batch += 1
         finally:
             self._ended = time.monotonic()
             session.close()
+
+    def _pace(self, count: int) -> bool:
+        """Wait until `count` more requests may go; False when the load must end instead."""
+        if self.max_requests is not None and self._sent + count > self.max_requests:
+            return False
+        if self._stop.wait(self._pacer.delay(count)):
+            return False
+        self._pacer.happened()
+        return True
+
+    def _repeat_refused(self) -> bool:
+        """Send the latest refused case `burst` times at once; False when the load must end."""
+        case, burst = self._refused, self.settings.burst
+        if case is None or burst < 2:
+            return True
+        if self.max_requests is not None and self._sent + burst > self.max_requests:
+            return True  # no room for a burst: the single requests go on
+        if not self._pace(burst):
+            return False
+        self._refused = None
+        self._bursts += 1
+
+        def one(_: int) -> None:
+            with requests.Session() as session:
+                session.trust_env = False
+                self._send(session, case)
+
+        with ThreadPoolExecutor(burst, thread_name_prefix="gameday-hostile-burst") as pool:
+            list(pool.map(one, range(burst)))
+        return True
 
     def _generate(self, batch: int) -> list[Any]:
         """The next batch: a few cases of every pair, sent one round (each pair once) at a time.
@@ -247,7 +291,8 @@ class HostileLoad:
         return rounds
 
     def _send(self, session: requests.Session, case: Any) -> None:
-        self._sent += 1
+        with self._lock:
+            self._sent += 1
         sent = dict(method=case.method.upper(), path=case.path, request_body=_request_body(case))
         try:
             response = case.call(
@@ -267,6 +312,8 @@ class HostileLoad:
         text = response.content[: BODY_CHARS * 4].decode(errors="replace")[:BODY_CHARS]
         url = str(response.request.url)
         self._tally.answered(Exchange(url=url, status=response.status_code, body=text, **sent))
+        if 400 <= response.status_code < 500 and response.status_code != 422:
+            self._refused = case
 
     @staticmethod
     def _hypothesis(

@@ -69,6 +69,7 @@ class HostileReport:
     no_answer_examples: tuple[Exchange, ...] = ()
     skipped: Mapping[str, str] = field(default_factory=dict)  # "POST /x negative" -> why
     error: str | None = None  # the load itself stopped early (not the service's fault)
+    bursts: int = 0  # refused requests repeated `burst` times at once
 
     @property
     def classes(self) -> dict[str, int]:
@@ -130,6 +131,7 @@ class HostileReport:
             "no_answer_examples": [asdict(e) for e in self.no_answer_examples],
             "skipped": dict(self.skipped),
             "error": self.error,
+            "bursts": self.bursts,
         }
 
     def _hit(self, what: str) -> str:
@@ -172,6 +174,7 @@ class HostileTally:
         rate: float,
         skipped: Mapping[str, str] | None = None,
         error: str | None = None,
+        bursts: int = 0,
     ) -> HostileReport:
         """The report of what was collected so far."""
         with self._lock:
@@ -189,6 +192,7 @@ class HostileTally:
                 no_answer_examples=tuple(self._no_answers),
                 skipped=dict(skipped or {}),
                 error=error,
+                bursts=bursts,
             )
 
     def _count(self, operation: str, *, server_errors: int = 0, no_answers: int = 0) -> None:

@@ -248,8 +248,8 @@ def _hostile(doc: YamlDoc, node: yaml.Node) -> HostileInput:
     entries = doc.mapping(
         node,
         what,
-        allowed=("openapi", "rate", "headers"),
-        example="{rate: 10, headers: {X-API-Key: loadtest-key}}",
+        allowed=("openapi", "rate", "headers", "burst"),
+        example="{rate: 10, burst: 8, headers: {X-API-Key: loadtest-key}}",
     )
     openapi = "/openapi.json"
     if "openapi" in entries:
@@ -266,7 +266,10 @@ def _hostile(doc: YamlDoc, node: yaml.Node) -> HostileInput:
         else 10.0
     )
     headers = read_text_mapping(doc, entries.get("headers"), f"{what}.headers", "{X-API-Key: k}")
-    return HostileInput(openapi=openapi, rate=rate, headers=headers)
+    burst = 8
+    if "burst" in entries:
+        burst = doc.integer(entries["burst"].value, f"{what}.burst", "8")
+    return HostileInput(openapi=openapi, rate=rate, headers=headers, burst=burst)
 
 
 def _milliseconds(value: object) -> float:

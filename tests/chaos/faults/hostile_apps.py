@@ -9,9 +9,12 @@ bounds both at the edge, so FastAPI answers 422 instead.
 # No `from __future__ import annotations`: FastAPI reads these annotations at run time.
 import sqlite3
 import threading
+import time
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, HTTPException, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 SQLITE_MAX = 2**63 - 1
@@ -85,6 +88,37 @@ def careful_app() -> FastAPI:
     @app.post("/items", status_code=201)
     def create_item(item: CarefulItem) -> dict[str, int]:
         return store.add(item.name, item.count, item.per_box)
+
+    return app
+
+
+def touchy_app() -> FastAPI:
+    """Items looked up by id (none exists: 404), behind a breaker that counts refusals.
+
+    Five 404s in a row open it for two seconds, and then everybody gets 503: the shop's gateway
+    with the `breaker-counts-refusals` mutant, in one process. Any other answer resets it.
+    """
+    app, _ = _base("touchy")
+    breaker = {"refusals": 0, "open_until": 0.0}
+
+    @app.middleware("http")
+    async def count_refusals(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        if time.monotonic() < breaker["open_until"]:
+            return JSONResponse({"error": "the breaker is open"}, status_code=503)
+        response = await call_next(request)
+        if response.status_code == 404:
+            breaker["refusals"] += 1
+            if breaker["refusals"] >= 5:
+                breaker["refusals"], breaker["open_until"] = 0, time.monotonic() + 2.0
+        else:
+            breaker["refusals"] = 0
+        return response
+
+    @app.get("/items/{item_id}")
+    def get_item(item_id: Annotated[int, Path(ge=1, le=1000)]) -> dict[str, int]:
+        raise HTTPException(404, f"there is no item {item_id}")
 
     return app
 

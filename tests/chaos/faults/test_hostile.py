@@ -16,7 +16,7 @@ from chaos.errors import FaultInjectionError
 from chaos.faults.hostile import HostileLoad, Pacer
 from chaos.net import LOOPBACK, free_port
 from chaos.system.model import HostileInput
-from tests.chaos.faults.hostile_apps import careful_app, careless_app
+from tests.chaos.faults.hostile_apps import careful_app, careless_app, touchy_app
 from tests.support import serve_in_thread
 
 FAST = HostileInput(rate=200.0)  # faster than generation: the count bounds these runs
@@ -218,5 +218,28 @@ def test_the_pacer_spaces_events_and_never_bursts_after_a_pause() -> None:
     assert pacer.delay() == 0.0
     pacer.happened()
     assert pacer.delay() == pytest.approx(0.25)
+    # a burst of 3 waits for the quiet of 3 intervals since the last one, then goes at once
+    assert pacer.delay(3) == pytest.approx(0.75)
+    now[0] += 0.75
+    assert pacer.delay(3) == 0.0
+    pacer.happened()
+    assert pacer.delay() == pytest.approx(0.25)
     with pytest.raises(ValueError, match="more than 0"):
         Pacer(0.0)
+
+
+@pytest.mark.parametrize("burst", [8, 0])
+def test_a_burst_of_refusals_finds_a_breaker_that_counts_them(burst: int) -> None:
+    # One at a time, the 404s of GET /items/{id} alternate with other answers and never make
+    # five in a row; repeated at once, as a client retrying in parallel would, they open the
+    # breaker, and the hostile requests that follow get its 503s.
+    settings = HostileInput(rate=200.0, burst=burst)
+    with serve_in_thread(touchy_app()) as url:
+        report = run(url, settings, requests=40).stop()
+    if burst:
+        assert report.bursts >= 1  # (some of a burst may already meet the open breaker)
+        assert report.to_json()["bursts"] == report.bursts
+        assert not report.passed and report.statuses.get(503, 0) > 0, report.statuses
+    else:
+        assert report.bursts == 0 and report.statuses.get(404, 0) > 0
+        assert report.passed, report.statuses

@@ -367,3 +367,12 @@ def test_bad_targets_show_the_accepted_forms(text: str) -> None:
 def test_find_cycle() -> None:
     assert find_cycle({"a": ("b",), "b": ("c",), "c": ()}) == []
     assert find_cycle({"a": ("b",), "b": ("c",), "c": ("b",)}) == ["b", "c", "b"]
+
+
+def test_hostile_input_bursts_are_set_or_turned_off_and_bad_ones_named() -> None:
+    base = "name: s\nservices: {a: {command: 'x {port}', public: true}}\nmatrix:\n"
+    assert parse_system(base + "  faults: [down]\n").matrix.hostile_input.burst == 8
+    spec = parse_system(base + "  hostile_input: {burst: 0}\n", source="system.yaml")
+    assert spec.matrix.hostile_input.burst == 0  # off
+    with pytest.raises(SystemFileInvalid, match=r"system\.yaml:4: .*burst must be an integer"):
+        parse_system(base + "  hostile_input: {burst: many}\n", source="system.yaml")
