@@ -16,7 +16,8 @@ journeys, the expected share of false alarms among the deviations found stays at
 `false_discovery_rate`, so a healthy system does not fail CI by chance.
 
 A failure must reproduce: the runner runs a failed cell once more, and the cell fails only
-when every attempt failed. Statistics assume the load's conditions are the same in the
+when the same journey (or the same runner's check, such as hostile input's answers) failed in
+every attempt. Statistics assume the load's conditions are the same in the
 baseline and the fault window; on a shared machine a second of CPU starvation breaks that,
 and a real isolation bug shows again where a hiccup does not. Problems that are not
 statistics — invariants violated after a kill — fail the cell at once.
@@ -45,6 +46,8 @@ from chaos.matrix.plan import Cell
 from chaos.system.model import MatrixSettings
 from loadtests.slo import SloSpec
 from loadtests.windows import SampleSet, Window, WindowStats
+
+RUNNER = "(runner)"  # stands for an attempt's own problems among the journeys that failed
 
 
 @dataclass(frozen=True)
@@ -92,18 +95,30 @@ class CellVerdict:
     attempts: tuple[Attempt, ...]
 
     @property
+    def reproduced_failures(self) -> frozenset[str]:
+        """What failed in every attempt: journeys, and RUNNER for the runner's own problems
+        (hostile input's 5xx answers). A failure must reproduce *itself*: two attempts that
+        each failed, but on different journeys, are two hiccups, not one finding."""
+        failing = [
+            frozenset(j.journey for j in a.journeys if not j.passed)
+            | (frozenset({RUNNER}) if a.record.problems else frozenset())
+            for a in self.attempts
+        ]
+        return frozenset.intersection(*failing) if failing else frozenset()
+
+    @property
     def passed(self) -> bool:
-        """True when one attempt passed and no attempt had a final problem."""
+        """True when nothing failed in every attempt and no attempt had a final problem."""
         if any(a.record.final for a in self.attempts):
             return False
-        return any(a.passed for a in self.attempts)
+        return not self.reproduced_failures
 
     @property
     def shown(self) -> Attempt:
-        """The attempt that stands for the cell: a passing one if it passed, else the one with
-        a final problem, else the first."""
+        """The attempt that stands for the cell: a passing one if there is one, else the one
+        with a final problem, else the last (for a passed cell) or the first."""
         if self.passed:
-            return next(a for a in self.attempts if a.passed)
+            return next((a for a in self.attempts if a.passed), self.attempts[-1])
         return next((a for a in self.attempts if a.record.final), self.attempts[0])
 
     @property
@@ -118,8 +133,9 @@ class CellVerdict:
 
     @property
     def reproduced(self) -> bool | None:
-        """For a cell that failed once: did it fail again? None with a single attempt."""
-        return None if len(self.attempts) < 2 else not any(a.passed for a in self.attempts)
+        """For a cell that failed once: did the same failure come again? None with a single
+        attempt."""
+        return None if len(self.attempts) < 2 else bool(self.reproduced_failures)
 
     @property
     def affected(self) -> tuple[str, ...]:
@@ -128,12 +144,31 @@ class CellVerdict:
 
     @property
     def unexpected(self) -> tuple[str, ...]:
-        """Journeys claimed unaffected that were not (the isolation failures)."""
+        """Journeys claimed unaffected that failed in every attempt (the isolation failures)."""
         return tuple(
             j.journey
             for j in self.journeys
-            if not j.passed and self.claim(j.journey).role == "unaffected"
+            if j.journey in self.reproduced_failures and self.claim(j.journey).role == "unaffected"
         )
+
+    def stands(self, journey: str) -> bool:
+        """Whether `journey`'s problems in the attempt shown are the cell's: a final problem
+        stands for every journey, else only what failed in every attempt."""
+        return self.record.final or journey in self.reproduced_failures
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """The cell's problems that stand, from the attempt shown: `journey: problem` lines,
+        then the runner's own (hostile input, invariants)."""
+        lines = [
+            f"{j.journey}: {problem}"
+            for j in self.journeys
+            if self.stands(j.journey)
+            for problem in j.problems
+        ]
+        if self.record.final or RUNNER in self.reproduced_failures:
+            lines += self.record.problems
+        return tuple(lines)
 
     def claim(self, journey: str) -> Claim:
         """The claim on `journey`."""
@@ -151,6 +186,7 @@ class CellVerdict:
             "shown": self.attempts.index(self.shown),  # the attempt that stands for the cell
             "affected": list(self.affected),
             "unexpected": list(self.unexpected),
+            "problems": list(self.problems),  # what stands: reproduced, or final
             "claims": [
                 {"journey": c.journey, "role": c.role, "source": c.source} for c in self.claims
             ],

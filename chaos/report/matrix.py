@@ -15,7 +15,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from chaos.faults.journal import Journal
-from chaos.judgement.matrix import CellVerdict
+from chaos.judgement.matrix import RUNNER, CellVerdict
 from chaos.judgement.statistics import MIN_REQUESTS
 from chaos.matrix.result import MatrixResult
 from chaos.report.files import JUNIT, SUMMARY
@@ -27,8 +27,7 @@ def cell_row(cell: CellVerdict) -> list[str]:
     """One row of the verdict table for a cell."""
     times = [j.recovered_after_s for j in cell.journeys]
     slowest = None if None in times else max((t for t in times if t is not None), default=0.0)
-    why = [f"{j.journey}: {j.problems[0]}" for j in cell.journeys if j.problems]
-    why += list(cell.record.problems)
+    why = cell.problems
     return [
         cell.cell.id + (f" (= {cell.cell.same_as})" if cell.cell.same_as else ""),
         "PASS" if cell.passed else "FAIL",
@@ -71,8 +70,11 @@ def summary_markdown(result: MatrixResult) -> str:
             lines += ["", "## Why cells failed", ""]
             for cell in failed:
                 lines.append(f"### {cell.cell.id}")
-                lines += [f"- {p}" for p in cell.record.problems]
+                if cell.record.final or RUNNER in cell.reproduced_failures:
+                    lines += [f"- {p}" for p in cell.record.problems]
                 for j in cell.journeys:
+                    if not cell.stands(j.journey):
+                        continue  # failed in one attempt only: not a finding
                     claim = cell.claim(j.journey)
                     lines += [
                         f"- **{j.journey}** ({claim.role}, {claim.source}): {p}" for p in j.problems
@@ -129,10 +131,12 @@ def junit_xml(result: MatrixResult) -> str:
             classname = f"{name}.{cell.cell.id}"
             for j in cell.journeys:
                 claim = cell.claim(j.journey)
-                failure = "; ".join(j.problems) or None
+                failure = "; ".join(j.problems) if cell.stands(j.journey) else None
                 detail = f"{claim.role} ({claim.source}); {j.comparison.latency_change()}"
                 cases.append((classname, f"{j.journey} ({claim.role})", failure, detail))
-            cases.append((classname, "cell", "; ".join(cell.record.problems) or None, None))
+            own = cell.record.final or RUNNER in cell.reproduced_failures
+            problems = "; ".join(cell.record.problems) if own else None
+            cases.append((classname, "cell", problems or None, None))
         for finding in verdict.findings:
             cases.append((f"{name}.callgraph", f"{finding.journey} vs {finding.cell}", None,
                           finding.text))  # fmt: skip

@@ -76,9 +76,11 @@ def _recovery(attempt: Mapping[str, Any] | None) -> str:
 def _why(cell: Mapping[str, Any], attempt: Mapping[str, Any] | None) -> str:
     if attempt is None:
         return ""
-    journeys = attempt.get("journeys") or ()
-    why = [f"{j['journey']}: {j['problems'][0]}" for j in journeys if j.get("problems")]
-    why += list(attempt.get("problems") or ())
+    why = cell.get("problems")  # what stands (CellVerdict.problems); older journals lack it
+    if why is None:
+        journeys = attempt.get("journeys") or ()
+        why = [f"{j['journey']}: {j['problems'][0]}" for j in journeys if j.get("problems")]
+        why += list(attempt.get("problems") or ())
     return (why[0] + (f" (+{len(why) - 1} more)" if len(why) > 1 else "")) if why else ""
 
 
@@ -91,7 +93,7 @@ def _summary(cell: Mapping[str, Any], total: int) -> str:
     if unexpected:
         text += f"; claimed unaffected but moved: {', '.join(unexpected)}"
     if cell.get("reproduced") is not None:
-        text += "; the failure reproduced" if cell["reproduced"] else "; passed when run again"
+        text += "; the failure reproduced" if cell["reproduced"] else "; did not reproduce"
     return text
 
 

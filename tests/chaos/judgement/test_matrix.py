@@ -216,3 +216,25 @@ def test_a_journey_at_four_a_second_is_compared_and_one_too_rare_is_listed() -> 
         "- **product**: fewer than 10 requests in the fault window of 1 cell(s) "
         "(`payments/0:pause`): only its SLO was checked there" in summary_markdown(result)
     )
+
+
+def test_a_failure_reproduces_only_on_the_same_journey() -> None:
+    # Two attempts that each failed, but on different journeys, are two hiccups: the cell
+    # passes, and nothing of either attempt is reported as the cell's problem.
+    load = Load(6)
+    cells = [c for c in CELLS if c.id == "catalog:down"]
+    attempts = timeline(load, cells, attempts=2)
+    load.add("checkout", fault_seconds(attempts, "catalog:down", 0), median_ms=300)
+    windows, _ = attempts["catalog:down"][1]
+    attempts["catalog:down"][1] = (windows, CellRecord(("hostile input: 1 of 28 answers 5xx",)))
+    (cell,) = judge(load, attempts, cells).cells
+    assert not cell.attempts[0].passed and not cell.attempts[1].passed
+    assert cell.passed and cell.reproduced is False
+    assert cell.problems == () and cell.unexpected == ()
+    assert cell.to_json()["problems"] == []
+    # the same journey in both attempts: it stands, named once, with its numbers
+    load.add("checkout", fault_seconds(attempts, "catalog:down", 1), median_ms=300)
+    (cell,) = judge(load, attempts, cells).cells
+    assert not cell.passed and cell.reproduced is True
+    assert cell.unexpected == ("checkout",)
+    assert [p.split(":")[0] for p in cell.problems] == ["checkout"]  # not the hostile hiccup
