@@ -19,12 +19,13 @@ found in one run and missed in the next). Cases come from Hypothesis, a few per 
 runs; a fixed `seed` makes the whole sequence repeatable. Requests are spaced at least
 `1/rate` seconds apart, go only to the given base URL on loopback and never follow redirects.
 
-After every round the latest request refused with a 4xx other than 422 — a 404 or 409 is
-decided by looking something up, often in a dependency; a 422 is the edge's own validation — is
-sent again `burst` times at once, as a client that retries a refused request in parallel would.
-One refusal says nothing about a dependency's health, and a burst of them must not open its
-circuit breaker (a breaker that counts refusals as failures does, and everybody else then gets
-503s). A burst counts against the rate: it waits for `burst/rate` seconds of quiet first.
+After every round the latest request refused with a 404, 409 or 410 — decided by looking
+something up, often in a dependency, where 400/422 (validation), 401/403 (credentials) and 429
+(its rate limit) are the edge's own refusals — is sent again `burst` times at once, as a
+client that retries a refused request in parallel would. One refusal says nothing about a
+dependency's health, and a burst of them must not open its circuit breaker (a breaker that
+counts refusals as failures does, and everybody else then gets 503s). A burst counts against
+the rate: it waits for `burst/rate` seconds of quiet first.
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ EXTREME = "extreme"  # the third generation mode, see chaos.faults.hostile_extre
 # process (trace ids, jitter) must not notice for longer than generating takes. Each run is
 # reseeded, so what Hypothesis remembers of its tries stays bounded however long the load runs.
 BATCH = 25
+# Refusals decided by looking something up, often in a dependency: repeated in bursts. The
+# edge's own refusals (400/422 validation, 401/403 credentials, 429 its rate limit) are not.
+LOOKUP_REFUSALS = frozenset({404, 409, 410})
 FIX = "set matrix.hostile_input.openapi in the system file to the path of its OpenAPI document"
 
 
@@ -146,7 +150,7 @@ class HostileLoad:
         self._ended: float | None = None
         self._error: str | None = None
         self._sent = 0
-        self._refused: Any | None = None  # the latest case refused with a 4xx other than 422
+        self._refused: Any | None = None  # the latest case refused with a LOOKUP_REFUSALS status
         self._bursts = 0
 
     def start(self) -> None:
@@ -312,7 +316,7 @@ class HostileLoad:
         text = response.content[: BODY_CHARS * 4].decode(errors="replace")[:BODY_CHARS]
         url = str(response.request.url)
         self._tally.answered(Exchange(url=url, status=response.status_code, body=text, **sent))
-        if 400 <= response.status_code < 500 and response.status_code != 422:
+        if response.status_code in LOOKUP_REFUSALS:
             self._refused = case
 
     @staticmethod

@@ -141,7 +141,7 @@ class HostileInput:
     openapi: str = "/openapi.json"  # path of the OpenAPI document on the public service
     rate: float = 10.0  # hostile requests per second, at most
     headers: Mapping[str, str] = field(default_factory=dict)  # e.g. an API key
-    burst: int = 8  # each round's latest refused request (4xx, not 422) sent again at once
+    burst: int = 8  # each round's latest 404/409/410 refusal, sent again this many times at once
 
 
 @dataclass(frozen=True, kw_only=True)
