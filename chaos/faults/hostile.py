@@ -227,7 +227,8 @@ class HostileLoad:
                 for number, case in enumerate(cases, start=1):
                     if not self._pace(1):
                         return
-                    self._send(session, case)
+                    if self._send(session, case) in LOOKUP_REFUSALS:
+                        self._refused = case  # (a burst's own answers never set it)
                     if number % len(self.modes) == 0 and not self._repeat_refused():
                         return
                 if not cases:
@@ -294,7 +295,8 @@ class HostileLoad:
             rounds += this_round
         return rounds
 
-    def _send(self, session: requests.Session, case: Any) -> None:
+    def _send(self, session: requests.Session, case: Any) -> int | None:
+        """Send `case`, tally the answer; its status, None when there was none."""
         with self._lock:
             self._sent += 1
         sent = dict(method=case.method.upper(), path=case.path, request_body=_request_body(case))
@@ -309,15 +311,14 @@ class HostileLoad:
         except requests.RequestException as exc:
             url = exc.request.url if exc.request is not None else self.base_url + case.path
             self._tally.unanswered(Exchange(url=str(url), error=_one_line(exc), **sent))
-            return
+            return None
         except Exception as exc:  # schemathesis could not build it: not the service's doing
             self.skipped[f"{case.operation.label} (sending)"] = _one_line(exc)
-            return
+            return None
         text = response.content[: BODY_CHARS * 4].decode(errors="replace")[:BODY_CHARS]
         url = str(response.request.url)
         self._tally.answered(Exchange(url=url, status=response.status_code, body=text, **sent))
-        if response.status_code in LOOKUP_REFUSALS:
-            self._refused = case
+        return int(response.status_code)
 
     @staticmethod
     def _hypothesis(

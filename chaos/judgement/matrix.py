@@ -166,9 +166,15 @@ class CellVerdict:
             if self.stands(j.journey)
             for problem in j.problems
         ]
+        return (*lines, *self.runner_problems)
+
+    @property
+    def runner_problems(self) -> tuple[str, ...]:
+        """The runner's own problems of the attempt shown (hostile input, invariants), if they
+        stand: final, or found in every attempt."""
         if self.record.final or RUNNER in self.reproduced_failures:
-            lines += self.record.problems
-        return tuple(lines)
+            return self.record.problems
+        return ()
 
     def claim(self, journey: str) -> Claim:
         """The claim on `journey`."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from chaos.faults.journal import Journal
-from chaos.judgement.matrix import RUNNER, CellVerdict
+from chaos.judgement.matrix import CellVerdict
 from chaos.judgement.statistics import MIN_REQUESTS
 from chaos.matrix.result import MatrixResult
 from chaos.report.files import JUNIT, SUMMARY
@@ -70,8 +70,7 @@ def summary_markdown(result: MatrixResult) -> str:
             lines += ["", "## Why cells failed", ""]
             for cell in failed:
                 lines.append(f"### {cell.cell.id}")
-                if cell.record.final or RUNNER in cell.reproduced_failures:
-                    lines += [f"- {p}" for p in cell.record.problems]
+                lines += [f"- {p}" for p in cell.runner_problems]
                 for j in cell.journeys:
                     if not cell.stands(j.journey):
                         continue  # failed in one attempt only: not a finding
@@ -134,9 +133,7 @@ def junit_xml(result: MatrixResult) -> str:
                 failure = "; ".join(j.problems) if cell.stands(j.journey) else None
                 detail = f"{claim.role} ({claim.source}); {j.comparison.latency_change()}"
                 cases.append((classname, f"{j.journey} ({claim.role})", failure, detail))
-            own = cell.record.final or RUNNER in cell.reproduced_failures
-            problems = "; ".join(cell.record.problems) if own else None
-            cases.append((classname, "cell", problems or None, None))
+            cases.append((classname, "cell", "; ".join(cell.runner_problems) or None, None))
         for finding in verdict.findings:
             cases.append((f"{name}.callgraph", f"{finding.journey} vs {finding.cell}", None,
                           finding.text))  # fmt: skip
