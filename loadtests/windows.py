@@ -66,6 +66,10 @@ class Window:
         """How many whole seconds belong to this window."""
         return math.ceil(self.end - 0.5) - math.ceil(self.start - 0.5)
 
+    def whole_seconds(self) -> list[int]:
+        """Every second that belongs to this window, ascending (`contains` of each is True)."""
+        return list(range(math.ceil(self.start - 0.5), math.ceil(self.end - 0.5)))
+
 
 @dataclass(frozen=True)
 class WindowSet(Window):
@@ -92,6 +96,10 @@ class WindowSet(Window):
     def seconds(self) -> int:
         """Whole seconds in all parts together."""
         return sum(part.seconds for part in self.parts)
+
+    def whole_seconds(self) -> list[int]:
+        """Every second of every part, ascending, none twice."""
+        return sorted({s for part in self.parts for s in part.whole_seconds()})
 
 
 @dataclass
@@ -179,8 +187,7 @@ class WindowStats:
         histogram = self.histogram(outcome)
         if not histogram.get_total_count():
             return None
-        value: int = histogram.get_value_at_percentile(percentile)
-        return value / 1000.0
+        return value_at_percentile(histogram, percentile) / 1000.0
 
     def max_ms(self, outcome: Outcome = "all") -> float | None:
         """The slowest latency (ms) of `outcome`; None when there is none."""
@@ -206,6 +213,23 @@ class WindowStats:
             )
             for i in np.flatnonzero(counts)
         ]
+
+
+def value_at_percentile(histogram: HdrHistogram, percentile: float) -> int:
+    """`histogram.get_value_at_percentile(percentile)`, the same value, computed with numpy.
+
+    hdrh walks every bucket in Python (about 3 ms a call on a merged histogram); a matrix
+    asks for thousands of percentiles, and its recovery polls ask while the system runs.
+    """
+    counts = np.ctypeslib.as_array(histogram.counts)[: histogram.encoder.payload.counts_len]
+    target = histogram.get_target_count_at_percentile(percentile)
+    index = int(np.searchsorted(np.cumsum(counts), target))
+    if index >= len(counts):
+        return 0
+    value = histogram.get_value_from_index(index)
+    if percentile:
+        return int(histogram.get_highest_equivalent_value(value))
+    return int(histogram.get_lowest_equivalent_value(value))
 
 
 class SampleSet:
@@ -245,9 +269,7 @@ class SampleSet:
         window = window or self.span or Window("run", 0.0, 0.0)
         total = _Cell()
         ok, failed = new_histogram(), new_histogram()
-        for second, cell in self._cells.get(journey, {}).items():
-            if not window.contains(second):
-                continue
+        for cell in self._inside(journey, window):
             total.count += cell.count
             total.failures += cell.failures
             total.dropped += cell.dropped
@@ -275,12 +297,14 @@ class SampleSet:
     def trace_ids(self, journey: str, window: Window | None = None) -> list[str]:
         """Every traced request's trace id of `journey` in `window` (default: the whole run)."""
         window = window or self.span or Window("run", 0.0, 0.0)
-        return [
-            t.trace_id
-            for second, cell in self._cells.get(journey, {}).items()
-            if window.contains(second)
-            for t in cell.traces
-        ]
+        return [t.trace_id for cell in self._inside(journey, window) for t in cell.traces]
+
+    def _inside(self, journey: str, window: Window) -> list[_Cell]:
+        """`journey`'s seconds that belong to `window`, in the order they were added."""
+        per_second = self._cells.get(journey, {})
+        if window.seconds > len(per_second):  # a window wider than the samples: scan those
+            return [cell for second, cell in per_second.items() if window.contains(second)]
+        return [per_second[s] for s in window.whole_seconds() if s in per_second]
 
     def per_second(self, journey: str) -> Iterator[WindowStats]:
         """One WindowStats per second that has samples for `journey` (for plots)."""

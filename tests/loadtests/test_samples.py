@@ -22,7 +22,7 @@ from loadtests.samples import (
     new_histogram,
     record_ms,
 )
-from loadtests.windows import Window, read_samples
+from loadtests.windows import Window, WindowSet, read_samples, value_at_percentile
 
 T0 = 1_700_000_000
 
@@ -87,6 +87,24 @@ def test_any_window_equals_one_histogram_of_its_requests(
                 assert stats.percentile_ms(q) == expected_all.get_value_at_percentile(q) / 1000
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    latencies=st.lists(
+        st.floats(min_value=0.001, max_value=120_000.0, allow_nan=False), min_size=1, max_size=300
+    ),
+    percentile=st.sampled_from([0.0, 0.1, 50.0, 95.0, 99.0, 99.999, 100.0]),
+)
+def test_the_numpy_percentile_is_hdrh_s_own(latencies: list[float], percentile: float) -> None:
+    histogram = new_histogram()
+    for latency in latencies:
+        record_ms(histogram, latency)
+    expected = histogram.get_value_at_percentile(percentile)
+    assert value_at_percentile(histogram, percentile) == expected
+    # a decoded histogram (what a samples file holds) answers the same
+    decoded = HdrHistogram.decode(histogram.encode())
+    assert value_at_percentile(decoded, percentile) == decoded.get_value_at_percentile(percentile)
+
+
 def test_adjacent_windows_split_seconds_without_overlap(tmp_path: Path) -> None:
     acc = SampleAccumulator()
     for offset in range(10):
@@ -100,6 +118,20 @@ def test_adjacent_windows_split_seconds_without_overlap(tmp_path: Path) -> None:
     assert sum(counts) == samples.stats("browse").count == 55
     assert [w.seconds for w in windows] == [2, 1, 4, 3]  # by midpoint: 7.5 is in the last
     assert samples.stats("browse", windows[2]).throughput == pytest.approx((4 + 5 + 6 + 7) / 4)
+
+
+@given(
+    cuts=st.lists(
+        st.floats(min_value=-3.0, max_value=30.0, allow_nan=False), min_size=2, max_size=8
+    )
+)
+def test_whole_seconds_are_exactly_the_seconds_a_window_contains(cuts: list[float]) -> None:
+    bounds = sorted(cuts)
+    parts = [Window("p", a, b) for a, b in itertools.pairwise(bounds)][::2]
+    for window in [Window("w", bounds[0], bounds[-1]), WindowSet.of("set", parts)]:
+        expected = [s for s in range(-5, 35) if window.contains(s)]
+        assert window.whole_seconds() == expected
+        assert len(expected) == window.seconds
 
 
 def test_dropped_and_late_count_in_offered_and_error_rate(tmp_path: Path) -> None:
