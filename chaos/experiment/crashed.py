@@ -1,6 +1,7 @@
 """Runs whose process died: guarding a run, noticing the crash, and what it may have left.
 
-    guard = RunGuard.start(journal)     # the runner: owner recorded, watchdog armed
+    guard = RunGuard.start(run_dir)     # the runner, before its journal: watchdog armed
+    journal = Journal.create(run_dir, ..., guarded_by=guard.fields)  # owner recorded
     ...
     guard.release()                     # the run ended (completed, failed, interrupted)
 
@@ -56,22 +57,27 @@ class RunGuard:
     """What a run registered with the watchdog; `release` once the run has ended."""
 
     keys: tuple[str, ...]
+    fields: dict[str, Any]  # for the journal: its owner (this process) and the watchdog's PID
 
     @classmethod
-    def start(cls, journal: Journal) -> RunGuard:
-        """Record this process as the run's owner; should it die, stop the run and roll back."""
-        run_dir = str(journal.data["run_dir"])
+    def start(cls, run_dir: Path) -> RunGuard:
+        """Arm the watchdog for the run in `run_dir`: should this process die, it stops the
+        run's processes and rolls back. Start it before the journal is written, and write
+        `fields` in the journal's first save (`Journal.create(guarded_by=...)`): a journal
+        never exists without its owner, so a run killed at any moment is found dead."""
         guard = watchdog.current()
-        log = str(Path(run_dir) / "watchdog.log")
+        log = str(run_dir / "watchdog.log")
         keys = (
-            guard.watch_env(RUN_DIR_ENV, run_dir, log=log),  # the load, the system's processes
+            guard.watch_env(RUN_DIR_ENV, str(run_dir), log=log),  # the load, the processes
             guard.on_death(
-                [sys.executable, "-m", "chaos.cli", "rollback", run_dir], cwd=os.getcwd(), log=log
+                [sys.executable, "-m", "chaos.cli", "rollback", str(run_dir)],
+                cwd=os.getcwd(),
+                log=log,
             ),
         )
         me = os.getpid()
-        journal.set(owner={"pid": me, "start_time": start_time(me)}, watchdog=guard.start())
-        return cls(keys)
+        fields = {"owner": {"pid": me, "start_time": start_time(me)}, "watchdog": guard.start()}
+        return cls(keys, fields)
 
     def release(self) -> None:
         """The run ended without dying: nothing for the watchdog to do."""

@@ -123,6 +123,7 @@ class _Run:
         observers: list[Observer],
         attached: AttachedSystem | None = None,
         prometheus: bool = False,
+        guarded_by: dict[str, Any] | None = None,
     ) -> None:
         self.experiment = experiment
         self.prometheus = prometheus
@@ -136,6 +137,7 @@ class _Run:
             experiment_file=str(experiment.path),
             system_file=str(experiment.system),
             owns_system=attached is None,
+            guarded_by=guarded_by,
         )
         self.load: LoadProcess | None = None
         self.injector: Injector | None = None
@@ -318,8 +320,14 @@ def run_experiment(
     spec = validate(experiment)
     attached = attach(experiment, attach_to) if attach_to is not None else None
     run_dir = run_dir or new_run_dir(experiment)
-    run = _Run(experiment, spec, run_dir, list(observers or []), attached, prometheus)
-    guard = RunGuard.start(run.journal)  # if this process dies, its watchdog cleans up
+    guard = RunGuard.start(run_dir)  # if this process dies, its watchdog cleans up
+    try:
+        run = _Run(
+            experiment, spec, run_dir, list(observers or []), attached, prometheus, guard.fields
+        )
+    except BaseException:
+        guard.release()
+        raise
     result = RunResult(run_dir=run_dir, status="running")
     try:
         with run.signals:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -58,8 +58,10 @@ class Journal:
         experiment_file: str,
         system_file: str,
         owns_system: bool,
+        guarded_by: Mapping[str, Any] | None = None,
     ) -> Journal:
-        """Start the journal of a new run (status running)."""
+        """Start the journal of a new run (status running); `guarded_by` (its owner and
+        watchdog, `RunGuard.fields`) is in the very first save."""
         run_dir.mkdir(parents=True, exist_ok=True)
         journal = cls(
             run_dir / JOURNAL_FILE,
@@ -83,6 +85,7 @@ class Journal:
                 "verdict": None,
                 "invariants": None,
                 "error": None,
+                **(guarded_by or {}),
             },
         )
         journal.save()

@@ -85,6 +85,7 @@ class _Matrix:
         attached: AttachedSystem | None,
         *,
         plan_only: bool = False,
+        guarded_by: dict[str, Any] | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -103,6 +104,7 @@ class _Matrix:
             experiment_file=spec.source,
             system_file=spec.source,
             owns_system=attached is None,
+            guarded_by=guarded_by,
         )
         self.journal.set(kind="matrix", plan=[cell_json(c) for c in cells], cells=[])
         self.signals = Signals()
@@ -423,8 +425,20 @@ def run_matrix(
         cells = [_without_processes(c) for c in cells]
     run_dir = run_dir or new_run_dir(spec)
     began = time.monotonic()
-    matrix = _Matrix(spec, cells, run_dir, observers or [], attached, plan_only=plan_only)
-    guard = RunGuard.start(matrix.journal)  # if this process dies, its watchdog cleans up
+    guard = RunGuard.start(run_dir)  # if this process dies, its watchdog cleans up
+    try:
+        matrix = _Matrix(
+            spec,
+            cells,
+            run_dir,
+            observers or [],
+            attached,
+            plan_only=plan_only,
+            guarded_by=guard.fields,
+        )
+    except BaseException:
+        guard.release()
+        raise
     result = MatrixResult(run_dir=run_dir, system=spec, cells=cells)
     try:
         with matrix.signals:

@@ -109,17 +109,22 @@ def system_under_test(
     spec = load_system(system_file)
     attached = attach_system(spec, state_file) if attach else None
     run_dir = new_run_dir(spec, runs_root)
-    journal = Journal.create(
-        run_dir,
-        experiment=f"pytest-{spec.name}",
-        experiment_file=JOURNAL_KIND,
-        system_file=spec.source,
-        owns_system=attached is None,
-    )
-    journal.set(kind=JOURNAL_KIND)
     # The session's process owns the run (`gameday rollback` leaves a session in progress
     # alone); should it be killed, its watchdog removes the faults and stops the system.
-    guard = RunGuard.start(journal)
+    guard = RunGuard.start(run_dir)
+    try:
+        journal = Journal.create(
+            run_dir,
+            experiment=f"pytest-{spec.name}",
+            experiment_file=JOURNAL_KIND,
+            system_file=spec.source,
+            owns_system=attached is None,
+            guarded_by=guard.fields,
+        )
+    except BaseException:
+        guard.release()
+        raise
+    journal.set(kind=JOURNAL_KIND)
     try:
         with _runtime(spec, run_dir, attached, ready_timeout) as runtime:
             system = SystemUnderTest(spec, runtime, run_dir, journal)
