@@ -365,9 +365,6 @@ def judge_matrix(
         cells=tuple(verdicts),
         skipped=tuple(c for c in cells if c not in judged),
         findings=tuple(findings),
-        comparisons=sum(
-            (c.latency_p_value is not None) + (c.error_p_value is not None)
-            for c in adjusted.values()
-        ),
+        comparisons=sum(p is not None for c in adjusted.values() for p in c.p_values()),
         outcome=outcome,
     )
