@@ -45,7 +45,7 @@ from chaos.matrix.expectations import Claim, Finding
 from chaos.matrix.plan import Cell
 from chaos.system.model import MatrixSettings
 from loadtests.slo import SloSpec
-from loadtests.windows import SampleSet, Window, WindowStats
+from loadtests.windows import SampleSet, Window, WindowSet, WindowStats
 
 RUNNER = "(runner)"  # stands for an attempt's own problems among the journeys that failed
 
@@ -61,6 +61,10 @@ class CellWindows:
     def to_json(self) -> dict[str, list[float]]:
         """JSON-ready."""
         return {w.name: [w.start, w.end] for w in (self.baseline, self.fault, self.recovery)}
+
+
+def _parts(window: Window) -> tuple[Window, ...]:
+    return window.parts if isinstance(window, WindowSet) else (window,)
 
 
 @dataclass(frozen=True)
@@ -201,6 +205,7 @@ class CellVerdict:
                     "passed": a.passed,
                     "final": a.record.final,
                     "windows": a.windows.to_json(),
+                    "baseline_parts": [[p.start, p.end] for p in _parts(a.windows.baseline)],
                     "problems": list(a.record.problems),
                     "details": dict(a.record.details),
                     "journeys": [

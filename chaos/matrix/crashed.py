@@ -17,6 +17,7 @@ from chaos.judgement.matrix import CellRecord, CellWindows, judge_matrix
 from chaos.matrix.callgraph import build_call_graph, read_spans
 from chaos.matrix.expectations import Claim, Finding, expect
 from chaos.matrix.plan import plan_cells
+from chaos.matrix.quiet import rebaseline
 from chaos.matrix.result import LOAD_DIR, MatrixResult
 from chaos.system.model import MATRIX_FAULTS, SystemSpec, load_system
 from loadtests.windows import SampleSet, Window, WindowSet, read_run
@@ -46,7 +47,10 @@ def attempts_of(journal: Journal) -> dict[str, list[tuple[CellWindows, CellRecor
 
 
 def quiet_windows(journal: Journal) -> list[Window]:
-    """The baseline and the quiet seconds each attempt recorded before it."""
+    """Every quiet part the run recorded (older journals: the baseline and the quiet seconds
+    each attempt recorded before it)."""
+    if journal.data.get("quiet"):
+        return [Window("quiet", a, b) for a, b in journal.data["quiet"]]
     found = {}
     baseline = (journal.data.get("windows") or {}).get("baseline")
     if baseline:
@@ -81,11 +85,12 @@ def crashed_result(journal: Journal) -> MatrixResult:
     result = MatrixResult(run_dir=run_dir, system=spec, cells=cells, status="crashed")
     result.error = journal.data.get("error")
     result.exit_code = 2
-    attempts = attempts_of(journal)
+    quiet = quiet_windows(journal)
+    attempts = rebaseline(attempts_of(journal), quiet, spec.matrix.baseline)
     if not attempts or spec.slo is None or not (run_dir / LOAD_DIR).is_dir():
         return result
     samples = read_run(run_dir / LOAD_DIR)
-    claims, findings = claims_of(spec, cells, samples, run_dir, quiet_windows(journal))
+    claims, findings = claims_of(spec, cells, samples, run_dir, quiet)
     result.claims, result.findings = claims, findings
     result.verdict = judge_matrix(
         cells, claims, attempts, samples, spec.slo, spec.matrix, findings,

@@ -48,7 +48,7 @@ from chaos.judgement.verdict import Outcome
 from chaos.matrix.callgraph import CallGraph, build_call_graph, read_spans
 from chaos.matrix.expectations import Claim, Finding, expect
 from chaos.matrix.plan import Cell
-from chaos.matrix.quiet import QuietSeconds, whole
+from chaos.matrix.quiet import QuietSeconds, rebaseline, whole
 from chaos.matrix.result import (
     LOAD_DIR,
     MatrixResult,
@@ -114,6 +114,7 @@ class _Matrix:
         self.follower = SamplesFollower(run_dir / LOAD_DIR / SAMPLES_FILE)
         self.quiet = QuietSeconds()
         self.attempts: dict[str, list[tuple[CellWindows, CellRecord]]] = {}
+        self.rebased: dict[str, int] = {}  # attempts per cell whose baseline is settled
         self.claims: dict[str, tuple[Claim, ...]] = {}
         self.findings: list[Finding] = []
         self.call_graph: CallGraph | None = None
@@ -325,7 +326,8 @@ class _Matrix:
                     "problems": problems,
                     "details": details,
                 },
-            ]
+            ],
+            quiet=[[p.start, p.end] for p in self.quiet.parts],  # for a judge after a crash
         )
         took = None if recovered is None else recovered - off
         self._notify("cell_done", cell, number, total, took)
@@ -382,6 +384,16 @@ class _Matrix:
             self.spec.invariants, self.system, self.run_dir, under_load=under_load
         )
 
+    def _rebaseline(self) -> None:
+        """Give the attempts judged for the first time the quiet seconds nearest their fault
+        windows as baseline (chaos.matrix.quiet.nearest); an attempt judged once keeps its
+        baseline, so the verdict that asked for a second attempt is the one that stands."""
+        parts = self.quiet.all(self.clock() - 1.0)  # seconds not flushed yet are left out
+        new = {cell: runs[self.rebased.get(cell, 0) :] for cell, runs in self.attempts.items()}
+        for cell, runs in rebaseline(new, parts, self.settings.baseline).items():
+            self.attempts[cell] = self.attempts[cell][: self.rebased.get(cell, 0)] + runs
+            self.rebased[cell] = len(self.attempts[cell])
+
     def _invariants(self) -> InvariantResult | None:
         return self._run_invariants() if self.spec.invariants is not None else None
 
@@ -391,6 +403,7 @@ class _Matrix:
         assert self.spec.slo is not None
         samples = read_run(self.run_dir / LOAD_DIR)
         self._derive_claims(samples, self.quiet.all(self.clock() - SPANS_EXPORTED))
+        self._rebaseline()
         return judge_matrix(
             self.cells,
             self.claims,

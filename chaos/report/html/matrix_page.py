@@ -146,9 +146,11 @@ class _Builder:
         claims = {c["journey"]: c for c in cell.get("claims") or ()}
         w = data["windows"]
         fault, recovery = window("fault", w["fault"]), window("recovery", w["recovery"])
-        # the baseline is a set of quiet stretches; the runner's record of the attempt has them
+        # the baseline is a set of quiet stretches: the judged ones (older runs: the runner's)
         records = self.records.get(cell.get("same_as") or cell["id"], [])
-        parts = records[number].get("baseline_parts") if number < len(records) else None
+        parts = data.get("baseline_parts")
+        if not parts and number < len(records):
+            parts = records[number].get("baseline_parts")
         baseline = [window("baseline", p) for p in parts or [w["baseline"]]]
         shades = [
             Shade("baseline", p.start, p.end, label=i == len(baseline) - 1)
