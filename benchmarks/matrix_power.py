@@ -108,6 +108,12 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=300, help="simulated windows per figure")
     args = parser.parse_args()
     run_dir = args.run or latest_run()
+    if not (run_dir / "journal.json").is_file():
+        parser.error(f"--run {run_dir}: no journal.json there; pass a matrix run directory")
+    try:
+        windows = [int(w) for w in args.windows.split(",")]
+    except ValueError:
+        parser.error(f"--windows {args.windows!r}: whole seconds separated by commas, e.g. 2,3,5")
 
     journal = json.loads((run_dir / "journal.json").read_text())
     spec = load_system(args.system)
@@ -117,7 +123,6 @@ def main() -> int:
     baseline = Window("baseline", *journal["windows"]["baseline"])
     samples = read_run(run_dir / "load")
     rng = np.random.default_rng(7)
-    windows = [int(w) for w in args.windows.split(",")]
     print(f"run {run_dir}; baseline {baseline.seconds} s; significance p <= {threshold:.1e}")
     header = (
         f"{'journey':9} {'rate/s':>6} {'p50 ms':>6} {'window':>6} "

@@ -79,6 +79,16 @@ class RunGuard:
         fields = {"owner": {"pid": me, "start_time": start_time(me)}, "watchdog": guard.start()}
         return cls(keys, fields)
 
+    @contextlib.contextmanager
+    def until_started(self) -> Iterator[None]:
+        """Release the guard if the block raises: for setting up the run whose journal
+        carries `fields` — a run that never started leaves nothing to watch."""
+        try:
+            yield
+        except BaseException:
+            self.release()
+            raise
+
     def release(self) -> None:
         """The run ended without dying: nothing for the watchdog to do."""
         watchdog.current().forget(*self.keys)

@@ -321,13 +321,10 @@ def run_experiment(
     attached = attach(experiment, attach_to) if attach_to is not None else None
     run_dir = run_dir or new_run_dir(experiment)
     guard = RunGuard.start(run_dir)  # if this process dies, its watchdog cleans up
-    try:
+    with guard.until_started():
         run = _Run(
             experiment, spec, run_dir, list(observers or []), attached, prometheus, guard.fields
         )
-    except BaseException:
-        guard.release()
-        raise
     result = RunResult(run_dir=run_dir, status="running")
     try:
         with run.signals:

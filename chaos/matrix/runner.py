@@ -439,7 +439,7 @@ def run_matrix(
     run_dir = run_dir or new_run_dir(spec)
     began = time.monotonic()
     guard = RunGuard.start(run_dir)  # if this process dies, its watchdog cleans up
-    try:
+    with guard.until_started():
         matrix = _Matrix(
             spec,
             cells,
@@ -449,9 +449,6 @@ def run_matrix(
             plan_only=plan_only,
             guarded_by=guard.fields,
         )
-    except BaseException:
-        guard.release()
-        raise
     result = MatrixResult(run_dir=run_dir, system=spec, cells=cells)
     try:
         with matrix.signals:

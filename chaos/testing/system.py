@@ -112,7 +112,7 @@ def system_under_test(
     # The session's process owns the run (`gameday rollback` leaves a session in progress
     # alone); should it be killed, its watchdog removes the faults and stops the system.
     guard = RunGuard.start(run_dir)
-    try:
+    with guard.until_started():
         journal = Journal.create(
             run_dir,
             experiment=f"pytest-{spec.name}",
@@ -121,9 +121,6 @@ def system_under_test(
             owns_system=attached is None,
             guarded_by=guard.fields,
         )
-    except BaseException:
-        guard.release()
-        raise
     journal.set(kind=JOURNAL_KIND)
     try:
         with _runtime(spec, run_dir, attached, ready_timeout) as runtime:
