@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from chaos.errors import FaultInjectionError, GamedayError
+from chaos.errors import GamedayError
 from chaos.experiment.alerts import alerts_by_phase, isolation
 from chaos.experiment.attach import AttachedSystem, attach
 from chaos.experiment.crashed import RUNS_DIR, RunGuard
 from chaos.experiment.exporter import ExperimentExporter
-from chaos.experiment.interrupts import EXIT_INTERRUPTED, Interrupted, Signals
+from chaos.experiment.interrupts import ENDINGS, Signals, ending
 from chaos.experiment.invariants import InvariantResult, run_invariants
 from chaos.experiment.isolation import Expectation
 from chaos.experiment.model import Experiment, Fault, check_against
@@ -181,7 +181,7 @@ class _Run:
 
     def cleanup(self) -> None:
         """Remove every fault and stop the load, before the system itself stops."""
-        self.signals.cleaning = True
+        self.signals.hold("removing the faults and stopping the load")
         self._remove_all()
         if self.load is not None:
             self.load.stop()
@@ -326,40 +326,39 @@ def run_experiment(
             experiment, spec, run_dir, list(observers or []), attached, prometheus, guard.fields
         )
     result = RunResult(run_dir=run_dir, status="running")
-    try:
-        with run.signals:
+    with run.signals:  # once the faults are going, signals are held: the run's record is whole
+        try:
             try:
                 verdict, invariants = run.execute()
             finally:
                 run.cleanup()  # normally done already, before the system stopped
-        autoscaling = observe_autoscaling(
-            experiment.autoscaling, spec, run_dir, run_dir / LOAD_DIR, run.windows
-        )
-        outcome = verdict.outcome
-        if autoscaling is not None and not autoscaling.passed and outcome is Outcome.HELD:
-            outcome = Outcome.REJECTED
-        if invariants is not None and not invariants.passed and outcome is Outcome.HELD:
-            outcome = Outcome.INVARIANTS_VIOLATED
-        result.status, result.verdict, result.invariants = "completed", verdict, invariants
-        result.exit_code = outcome.exit_code
-        run.journal.finish(
-            "completed",
-            deviated=verdict.deviated,
-            verdict={**verdict.to_json(), "outcome": outcome.label, "exit_code": outcome.exit_code},
-            invariants=invariants.to_json() if invariants else None,
-            autoscaling=autoscaling.to_json() if autoscaling else None,
-        )
-    except Interrupted as exc:
-        result.status, result.error = "interrupted", str(exc)
-        result.exit_code = EXIT_INTERRUPTED.get(exc.signum, 130)
-        run.journal.finish("interrupted", error=str(exc))
-    except KeyboardInterrupt:
-        result.status, result.error, result.exit_code = "interrupted", "interrupted", 130
-        run.journal.finish("interrupted", error="interrupted by SIGINT")
-    except (GamedayError, FaultInjectionError, OSError) as exc:
-        result.status, result.error, result.exit_code = "failed", str(exc), 2
-        run.journal.finish("failed", error=str(exc))
-    if write_outputs is not None:
-        result.outputs = write_outputs(result, experiment, run.journal)
+            run.signals.hold("judging the run")
+            autoscaling = observe_autoscaling(
+                experiment.autoscaling, spec, run_dir, run_dir / LOAD_DIR, run.windows
+            )
+            outcome = verdict.outcome
+            if autoscaling is not None and not autoscaling.passed and outcome is Outcome.HELD:
+                outcome = Outcome.REJECTED
+            if invariants is not None and not invariants.passed and outcome is Outcome.HELD:
+                outcome = Outcome.INVARIANTS_VIOLATED
+            result.status, result.verdict, result.invariants = "completed", verdict, invariants
+            result.exit_code = outcome.exit_code
+            run.journal.finish(
+                "completed",
+                deviated=verdict.deviated,
+                verdict={
+                    **verdict.to_json(),
+                    "outcome": outcome.label,
+                    "exit_code": outcome.exit_code,
+                },
+                invariants=invariants.to_json() if invariants else None,
+                autoscaling=autoscaling.to_json() if autoscaling else None,
+            )
+        except ENDINGS as exc:
+            result.status, result.error, result.exit_code = ending(exc)
+            run.journal.finish(result.status, error=result.error)
+        run.signals.hold("writing the run's summary and JUnit")
+        if write_outputs is not None:
+            result.outputs = write_outputs(result, experiment, run.journal)
     guard.release()
     return result

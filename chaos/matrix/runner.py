@@ -34,10 +34,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chaos.errors import FaultInjectionError, GamedayError, RuntimeFailure
+from chaos.errors import GamedayError, RuntimeFailure
 from chaos.experiment.attach import AttachedSystem, attach_system
 from chaos.experiment.crashed import RunGuard
-from chaos.experiment.interrupts import EXIT_INTERRUPTED, Interrupted, Signals
+from chaos.experiment.interrupts import ENDINGS, Signals, ending
 from chaos.experiment.invariants import InvariantResult, run_invariants
 from chaos.faults.actions import Injector, plan_fault
 from chaos.faults.injection import inject, remove_live
@@ -167,7 +167,7 @@ class _Matrix:
 
     def cleanup(self) -> None:
         """Remove every fault and stop the load, before the system itself stops."""
-        self.signals.cleaning = True
+        self.signals.hold("removing the faults and stopping the load")
         self.remove_all()
         if self.load is not None:
             self.load.stop()
@@ -450,50 +450,45 @@ def run_matrix(
             guarded_by=guard.fields,
         )
     result = MatrixResult(run_dir=run_dir, system=spec, cells=cells)
-    try:
-        with matrix.signals:
+    with matrix.signals:  # once the faults are going, signals are held: the record is whole
+        try:
             try:
                 invariants = matrix.execute()
             finally:
                 matrix.cleanup()
-        result.claims, result.findings = matrix.claims, matrix.findings
-        if plan_only:
-            result.status, result.exit_code = "planned", 0 if matrix.steady_before else 3
-            matrix.journal.finish("completed")
-            result.call_graph = matrix.call_graph
-            guard.release()
-            return result
-        verdict = matrix.judge()
-        outcome = verdict.outcome
-        if invariants is not None and not invariants.passed and outcome is Outcome.HELD:
-            outcome = Outcome.INVARIANTS_VIOLATED
-        result.status, result.verdict, result.invariants = "completed", verdict, invariants
-        result.exit_code = outcome.exit_code
-        matrix.journal.finish(
-            "completed",
-            deviated=bool(verdict.failed),
-            verdict={"outcome": outcome.label, "exit_code": outcome.exit_code},
-            invariants=invariants.to_json() if invariants else None,
-        )
-    except Interrupted as exc:
-        result.status, result.error = "interrupted", str(exc)
-        result.exit_code = EXIT_INTERRUPTED.get(exc.signum, 130)
-        matrix.journal.finish("interrupted", error=str(exc))
-    except KeyboardInterrupt:
-        result.status, result.error, result.exit_code = "interrupted", "interrupted", 130
-        matrix.journal.finish("interrupted", error="interrupted by SIGINT")
-    except (GamedayError, FaultInjectionError, OSError) as exc:
-        result.status, result.error, result.exit_code = "failed", str(exc), 2
-        matrix.journal.finish("failed", error=str(exc))
-    except Exception as exc:  # a bug of ours: the faults are removed; say so, keep the outputs
-        logger.exception("the matrix failed")
-        error = f"internal error: {type(exc).__name__}: {exc} (a gameday bug; please report it)"
-        result.status, result.error, result.exit_code = "failed", error, 2
-        matrix.journal.finish("failed", error=error, traceback=traceback.format_exc())
-    result.call_graph = matrix.call_graph
-    result.wall_seconds = time.monotonic() - began
-    if write_outputs is not None:
-        result.outputs = write_outputs(result, matrix.journal)
+            matrix.signals.hold("judging the matrix")
+            result.claims, result.findings = matrix.claims, matrix.findings
+            if plan_only:
+                result.status, result.exit_code = "planned", 0 if matrix.steady_before else 3
+                matrix.journal.finish("completed")
+                result.call_graph = matrix.call_graph
+                guard.release()
+                return result
+            verdict = matrix.judge()
+            outcome = verdict.outcome
+            if invariants is not None and not invariants.passed and outcome is Outcome.HELD:
+                outcome = Outcome.INVARIANTS_VIOLATED
+            result.status, result.verdict, result.invariants = "completed", verdict, invariants
+            result.exit_code = outcome.exit_code
+            matrix.journal.finish(
+                "completed",
+                deviated=bool(verdict.failed),
+                verdict={"outcome": outcome.label, "exit_code": outcome.exit_code},
+                invariants=invariants.to_json() if invariants else None,
+            )
+        except ENDINGS as exc:
+            result.status, result.error, result.exit_code = ending(exc)
+            matrix.journal.finish(result.status, error=result.error)
+        except Exception as exc:  # a bug of ours: the faults are removed; say so, keep the outputs
+            logger.exception("the matrix failed")
+            error = f"internal error: {type(exc).__name__}: {exc} (a gameday bug; please report it)"
+            result.status, result.error, result.exit_code = "failed", error, 2
+            matrix.journal.finish("failed", error=error, traceback=traceback.format_exc())
+        matrix.signals.hold("writing the matrix's report")
+        result.call_graph = matrix.call_graph
+        result.wall_seconds = time.monotonic() - began
+        if write_outputs is not None:
+            result.outputs = write_outputs(result, matrix.journal)
     guard.release()
     return result
 

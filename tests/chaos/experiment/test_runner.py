@@ -8,8 +8,11 @@ crashes: test_crashed.py.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,4 +97,22 @@ def test_a_caller_without_timeout_is_caught(tmp_path: Path) -> None:
     cases = {c.get("name"): c for c in ET.parse(run_dir / "junit.xml").getroot()}
     failure = cases["dep (degraded)"].find("failure")
     assert failure is not None and "not fast" in failure.get("message", "")
+    assert _leftovers(run_dir) == []
+
+
+def test_a_signal_while_the_verdict_is_written_does_not_lose_the_report(tmp_path: Path) -> None:
+    # Found by scripts/soak_interrupts.py: Ctrl-C just after the journal said `completed`
+    # left a run without summary.md and junit.xml, and nothing would ever write them.
+    def interrupted_writer(*args: Any) -> list[Path]:
+        os.kill(os.getpid(), signal.SIGINT)
+        return write_outputs(*args)
+
+    run_dir = tmp_path / "run"
+    result = run_experiment(
+        load_experiment(HERE / "quick.yaml"), run_dir=run_dir, write_outputs=interrupted_writer
+    )
+    assert result.status == "completed", result.error
+    assert json.loads((run_dir / "journal.json").read_text())["status"] == "completed"
+    assert result.outputs and all(path.exists() for path in result.outputs)
+    assert {"summary.md", "junit.xml"} <= {path.name for path in result.outputs}
     assert _leftovers(run_dir) == []
