@@ -15,6 +15,9 @@ A variant is BASE[/EXPORT]. BASE:
   naive          FastAPIInstrumentor + prometheus-fastapi-instrumentator, defaults, SDK
                  provider sampling 100 % with a BatchSpanProcessor (as their docs show)
   metrics-only   gameday with tracing off (OTEL_SDK_DISABLED=true): RED metrics and health
+  passthrough    bare behind a pure ASGI middleware that records nothing (the layer alone)
+  metrics-unrecorded  metrics-only with RedMiddleware's prometheus-client calls removed
+                 (passthrough and this one take the metrics layer's cost apart)
   gameday-100    instrument(app), sampling 100 %
   gameday-10     instrument(app), parentbased_traceidratio 0.1
   gameday-0      instrument(app), sampling off (the sampling gate alone)
@@ -65,6 +68,12 @@ BASES: dict[str, dict[str, str]] = {
     "bare": {"BENCH_VARIANT": "bare"},
     "naive": {"BENCH_VARIANT": "naive"},
     "metrics-only": {"BENCH_VARIANT": "gameday", "OTEL_SDK_DISABLED": "true"},
+    "passthrough": {"BENCH_VARIANT": "passthrough"},
+    "metrics-unrecorded": {
+        "BENCH_VARIANT": "gameday",
+        "OTEL_SDK_DISABLED": "true",
+        "BENCH_UNRECORDED": "1",
+    },
     "gameday-100": {"BENCH_VARIANT": "gameday", "OTEL_TRACES_SAMPLER": "parentbased_always_on"},
     "gameday-10": {
         "BENCH_VARIANT": "gameday",
@@ -73,7 +82,7 @@ BASES: dict[str, dict[str, str]] = {
     },
     "gameday-0": {"BENCH_VARIANT": "gameday", "OTEL_TRACES_SAMPLER": "parentbased_always_off"},
 }
-UNTRACED = {"bare", "metrics-only"}
+UNTRACED = {"bare", "metrics-only", "passthrough", "metrics-unrecorded"}
 EXPORTS = ("otlp", "file", "dead", "in-process", "none")
 DEFAULT_VARIANTS = (
     "bare,naive,metrics-only,gameday-0,gameday-10,gameday-100,"
