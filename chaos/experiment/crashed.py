@@ -117,8 +117,10 @@ def _journals(root: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
 
 
 def is_dead_run(data: dict[str, Any]) -> bool:
-    """A journal still `running` whose process is gone."""
-    return data.get("status") == "running" and owner_alive(data) is False
+    """A run whose process is gone before it ended: its journal still `running`, or its
+    report not yet written (`reported: false`, see `Journal.unreported`)."""
+    unfinished = data.get("status") == "running" or data.get("reported") is False
+    return unfinished and owner_alive(data) is False
 
 
 @contextlib.contextmanager
@@ -166,11 +168,18 @@ class Settled:
 def mark_crashed(journal: Journal) -> None:
     """Close a dead run's journal as `crashed`, saying when it died."""
     owner = (journal.data.get("owner") or {}).get("pid", "?")
-    journal.finish(
-        "crashed",
-        error=f"the run's process ({owner}) died during {phase_at_death(journal.data)} "
-        "(killed, or the machine went down); nothing was judged after that",
-    )
+    if journal.status != "running":  # it had ended, and died writing its report
+        error = (
+            f"the run's process ({owner}) died while writing its report, after the run "
+            f"{journal.status} (killed, or the machine went down); the report is written "
+            "again from the journal and the samples"
+        )
+    else:
+        error = (
+            f"the run's process ({owner}) died during {phase_at_death(journal.data)} "
+            "(killed, or the machine went down); nothing was judged after that"
+        )
+    journal.finish("crashed", error=error, reported=True)
 
 
 def settle(root: Path) -> list[Settled]:

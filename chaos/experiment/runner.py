@@ -326,6 +326,8 @@ def run_experiment(
             experiment, spec, run_dir, list(observers or []), attached, prometheus, guard.fields
         )
     result = RunResult(run_dir=run_dir, status="running")
+    if write_outputs is not None:
+        run.journal.set(reported=False)  # until its outputs are written: see Journal.unreported
     with run.signals:  # once the faults are going, signals are held: the run's record is whole
         try:
             try:
@@ -360,5 +362,6 @@ def run_experiment(
         run.signals.hold("writing the run's summary and JUnit")
         if write_outputs is not None:
             result.outputs = write_outputs(result, experiment, run.journal)
+            run.journal.set(reported=True)
     guard.release()
     return result

@@ -121,6 +121,16 @@ class Journal:
         """running, completed, failed, interrupted or crashed."""
         return str(self.data["status"])
 
+    @property
+    def unreported(self) -> bool:
+        """The run writes a report (summary.md, junit.xml) and has not finished writing it.
+
+        Set by a runner before it starts (`set(reported=False)`) and cleared once its outputs
+        are written: a run whose process died in between, even after its final status was
+        saved, is still found dead and gets its report from the journal and the samples.
+        """
+        return self.data.get("reported") is False
+
     def set(self, **fields: Any) -> None:
         """Set top-level fields (toxiproxy URL, system details...) and save."""
         self.data.update(fields)

@@ -41,8 +41,9 @@ class Rollback:
 
 
 def needs_rollback(journal: Journal) -> bool:
-    """True when the run never finished or a fault may still be in place."""
-    return journal.status == "running" or bool(journal.live_faults())
+    """True when the run never finished (or never wrote its report) or a fault may still be
+    in place."""
+    return journal.status == "running" or journal.unreported or bool(journal.live_faults())
 
 
 def rollback_run(journal: Journal, *, grace: float = 5.0) -> Rollback:
@@ -71,7 +72,7 @@ def rollback_run(journal: Journal, *, grace: float = 5.0) -> Rollback:
     stopped, survivors = stop_run({"run_dir": str(run_dir)}, grace)
     report.stopped = stopped
     report.errors += [f"process {pid} would not stop" for pid in survivors]
-    if journal.status == "running":
+    if journal.status == "running" or journal.unreported:
         mark_crashed(journal)
     return report
 

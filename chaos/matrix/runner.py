@@ -450,6 +450,8 @@ def run_matrix(
             guarded_by=guard.fields,
         )
     result = MatrixResult(run_dir=run_dir, system=spec, cells=cells)
+    if write_outputs is not None:
+        matrix.journal.set(reported=False)  # until its outputs are written: Journal.unreported
     with matrix.signals:  # once the faults are going, signals are held: the record is whole
         try:
             try:
@@ -489,6 +491,7 @@ def run_matrix(
         result.wall_seconds = time.monotonic() - began
         if write_outputs is not None:
             result.outputs = write_outputs(result, matrix.journal)
+            matrix.journal.set(reported=True)
     guard.release()
     return result
 

@@ -83,6 +83,24 @@ def test_a_dead_run_is_marked_crashed_with_its_outputs(tmp_path: Path) -> None:
     assert left_behind(tmp_path / ".gameday" / "runs") == []
 
 
+def test_a_run_killed_while_writing_its_report_still_gets_one(tmp_path: Path) -> None:
+    # Found by the soak: SIGKILL after the journal said `completed`, before summary.md.
+    run_dir = _dead_run(tmp_path, "http://127.0.0.1:9", owns_system=True)
+    journal = Journal.load(run_dir)
+    journal.fault_removed(0)
+    journal.finish("completed", verdict={"outcome": "held", "exit_code": 0}, reported=False)
+    assert gameday(tmp_path, "rollback", str(run_dir)).returncode == 0  # the watchdog's command
+    journal = Journal.load(run_dir)
+    assert journal.status == "crashed" and not journal.unreported
+    assert "died while writing its report, after the run completed" in journal.data["error"]
+    assert (run_dir / "summary.md").read_text().startswith("# quick: crashed")
+    assert "crashed: the run's process" in (run_dir / "junit.xml").read_text()
+    assert settle(tmp_path / ".gameday" / "runs") == []  # once
+    # A run that wrote its report is left alone, however it ended.
+    journal.finish("completed", reported=True)
+    assert settle(tmp_path / ".gameday" / "runs") == []
+
+
 def test_status_reports_a_fault_left_on_a_proxy_the_run_did_not_start(tmp_path: Path) -> None:
     with serve_in_thread() as server:
         client = ToxiproxyClient(server.url)

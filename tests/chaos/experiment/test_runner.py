@@ -112,7 +112,8 @@ def test_a_signal_while_the_verdict_is_written_does_not_lose_the_report(tmp_path
         load_experiment(HERE / "quick.yaml"), run_dir=run_dir, write_outputs=interrupted_writer
     )
     assert result.status == "completed", result.error
-    assert json.loads((run_dir / "journal.json").read_text())["status"] == "completed"
+    journal = json.loads((run_dir / "journal.json").read_text())
+    assert journal["status"] == "completed" and journal["reported"] is True
     assert result.outputs and all(path.exists() for path in result.outputs)
     assert {"summary.md", "junit.xml"} <= {path.name for path in result.outputs}
     assert _leftovers(run_dir) == []
