@@ -16,6 +16,7 @@ from chaos.errors import ExperimentInvalid
 from chaos.experiment.model import (
     FAULT_KINDS,
     PROCESS_KINDS,
+    RECOVERY_SETTLE_S,
     TOXIC_ATTRIBUTES,
     AutoscalingClaim,
     Degraded,
@@ -96,6 +97,9 @@ class _Reader:
         for fault in faults:
             if names.count(fault.name) > 1:
                 raise ExperimentInvalid(f"{fault.where}: fault name {fault.name!r} is used twice")
+        schedule = self.schedule(top["schedule"].value)
+        hypothesis = self.hypothesis(top["hypothesis"].value)
+        _check_recovery_window(doc, top["hypothesis"].value, schedule, hypothesis)
         return Experiment(
             name=name,
             path=self.file,
@@ -107,9 +111,9 @@ class _Reader:
             system=read_path(doc, top["system"].value, self.base, "system", "../system.yaml"),
             replicas=self.replicas(top["replicas"].value) if "replicas" in top else {},
             load=read_load(doc, top["load"].value, self.base),
-            schedule=self.schedule(top["schedule"].value),
+            schedule=schedule,
             faults=faults,
-            hypothesis=self.hypothesis(top["hypothesis"].value),
+            hypothesis=hypothesis,
             invariants=read_invariants(doc, top["invariants"].value)
             if "invariants" in top
             else None,
@@ -381,3 +385,24 @@ def _example(kind: str) -> str:
         "slicer": "{average_size: 64, delay: 10}",
         "limit_data": "{bytes: 1000}",
     }.get(kind, "{}")
+
+
+def _check_recovery_window(
+    doc: YamlDoc, node: yaml.Node, schedule: Schedule, hypothesis: Hypothesis
+) -> None:
+    """`recover_within` must be a time the recovery window can show: a recovery counts once
+    it has held RECOVERY_SETTLE_S inside the window, judged in whole seconds (one may be
+    lost to rounding). A shorter window made every such experiment "did not recover"."""
+    within = hypothesis.recover_within
+    if within is None:
+        return
+    need = within + RECOVERY_SETTLE_S + 1
+    if schedule.recovery < need:
+        where = next((v for k, v in node.value if k.value == "recover_within"), node)
+        raise doc.fail(
+            where,
+            f"recover_within {within:g}s cannot be judged in a {schedule.recovery:g}s recovery "
+            f"window: a recovery must then hold {RECOVERY_SETTLE_S:g}s more (whole seconds), "
+            f"so make schedule.recovery at least {need:g}s or recover_within at most "
+            f"{max(0.0, schedule.recovery - RECOVERY_SETTLE_S - 1):g}s",
+        )

@@ -59,6 +59,8 @@ TOXIC_ATTRIBUTES: dict[str, dict[str, int | None]] = {
 PROCESS_KINDS = ("kill", "pause")
 FAULT_KINDS: tuple[str, ...] = (*TOXIC_ATTRIBUTES, "down", *PROCESS_KINDS)
 
+RECOVERY_SETTLE_S = 3.0  # a recovery counts once it has held this long in the recovery window
+
 
 @dataclass(frozen=True)
 class Fault:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from chaos.experiment.model import Degraded, Hypothesis
+from chaos.experiment.model import RECOVERY_SETTLE_S, Degraded, Hypothesis
 from chaos.judgement.slo import Check, evaluate
 from chaos.judgement.statistics import ALPHA, Comparison, adjust, compare
 from loadtests.slo import SloSpec
@@ -138,7 +138,12 @@ class ExperimentVerdict:
 
 
 def time_to_recover(
-    samples: SampleSet, journey: str, slo: SloSpec, recovery: Window, *, settle: float = 3.0
+    samples: SampleSet,
+    journey: str,
+    slo: SloSpec,
+    recovery: Window,
+    *,
+    settle: float = RECOVERY_SETTLE_S,
 ) -> float | None:
     """Seconds after `recovery.start` from which the rest of the window meets the SLO.
 

@@ -109,6 +109,13 @@ def test_a_valid_experiment(tmp_path: Path) -> None:
         ),
         ("toxicity: 50%", "toxicity: 150%", "more than 100%"),
         ("name: payments-down", "name: Payments Down", "must match [a-z][a-z0-9_-]*"),
+        (
+            "recover_within: 10s",
+            "recover_within: 12s",
+            "experiment.yaml:21: recover_within 12s cannot be judged in a 15s recovery window: "
+            "a recovery must then hold 3s more (whole seconds), so make schedule.recovery at "
+            "least 16s or recover_within at most 11s",
+        ),
     ],
 )
 def test_mistakes_name_the_line_and_the_fix(
