@@ -84,7 +84,7 @@ hypothesis:
   steady: [browse]
   degraded:
     buy: {max_latency: 800ms, errors: ["503"]}
-  recover_within: 4s
+  recover_within: 2s
 """
 
 JOURNEYS = ("browse", "buy")
