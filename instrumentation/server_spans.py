@@ -53,6 +53,7 @@ from instrumentation.middleware import SPAN_CONTEXT_KEY
 from instrumentation.routes import RouteTable
 from instrumentation.sampling import Presampler, clear_preset, preset_trace_id
 from instrumentation.span_attributes import RequestAttributes, response_status
+from instrumentation.span_start import LeanStart
 
 _EMPTY = Context()
 
@@ -118,6 +119,7 @@ class ServerSpans:
         self.inner = upstream.app
         self.untraced = _without_exception_recording(self.inner)
         self.tracer = upstream.tracer
+        self.starter = LeanStart(upstream.tracer)
         self.hook = upstream.server_request_hook
         self.request_headers = upstream.http_capture_headers_server_request
         self.response_headers = upstream.http_capture_headers_server_response
@@ -192,7 +194,7 @@ class ServerSpans:
             attributes[HTTP_ROUTE] = route
         preset = preset_trace_id(trace_id) if trace_id else None
         try:
-            span = self.tracer.start_span(name, context=parent, kind=kind, attributes=attributes)
+            span = self.starter.start(name, parent, kind, attributes)
         finally:
             if preset is not None:
                 clear_preset(preset)
