@@ -4,10 +4,13 @@ One uvicorn worker pinned to core 0; on core 1 a raw-socket keep-alive load gene
 loopback OTLP/HTTP receiver (a real HTTP server that decodes, counts and discards every
 export, benchmarks/_otlp_receiver.py) and, when gameday exports from its exporter process,
 that process (it plays the part of a Collector sidecar: its CPU is counted, not hidden).
-Every variant runs once per round, in a shuffled order, for several rounds; the figures are
-medians (ratios: medians of per-round ratios to bare, so machine drift cancels out).
+Every variant's server is started once and stays up for the whole run (after a warm-up
+slice); the load then visits them in short slices, each round in a shuffled order, with a
+pause between slices for the previous variant's last batch of spans to be exported. On a
+shared machine the speed drifts over seconds; short interleaved slices let every variant see
+the same drift. The figures are medians (ratios: medians of per-round ratios to bare).
 
-    .venv/bin/python benchmarks/instrumentation_overhead.py [--rounds 5] [--seconds 4]
+    .venv/bin/python benchmarks/instrumentation_overhead.py [--rounds 9] [--seconds 2]
         [--variants bare,naive,gameday-100,gameday-10,...]
 
 A variant is BASE[/EXPORT]. BASE:
@@ -196,8 +199,20 @@ def _exporters(server_pid: int, expect: bool) -> list[int]:
     return found
 
 
-def measure(spec: str, setup: Setup) -> Result:
-    """Start the app for one variant, load it, stop it."""
+@dataclass
+class Served:
+    """One variant's server, up for the whole run, and what it has been sent."""
+
+    spec: str
+    server: subprocess.Popen[bytes]
+    port: int
+    exporters: list[int]
+    traces: Path | None
+    requests: int = 1  # the probe
+
+
+def start(spec: str, setup: Setup) -> Served:
+    """Start the app for one variant and its exporter process; warm both up."""
     base, export = parse_variant(spec)
     port = free_port()
     env, traces = variant_env(spec, setup)
@@ -207,33 +222,38 @@ def measure(spec: str, setup: Setup) -> Result:
         env=env,
         cwd=ROOT,
     )  # fmt: skip
+    served = Served(spec, server, port, [], traces)
     try:
         wait_for_port("127.0.0.1", port, timeout=30)
         # A sampled parent makes even the 10 % variant trace this one: its span starts the
-        # exporter process, whose CPU is then counted from the start of the load.
+        # exporter process, which then plays its part in every slice.
         _get(port, "/hello/probe", {"traceparent": PROBE_PARENT})
         sidecar = base.startswith("gameday") and export in ("otlp", "file", "dead")
-        exporters = _exporters(server.pid, expect=sidecar and base != "gameday-0")
-        server_before = cpu_seconds(server.pid)
-        exporter_before = sum(cpu_seconds(pid) for pid in exporters)
-        spans_before = _received_spans(setup)
-        out = subprocess.run(
-            [*pin(LOAD_CORE), sys.executable, str(ROOT / "benchmarks" / "_loadgen.py"),
-             "127.0.0.1", str(port), "/hello/world", str(setup.connections),
-             str(setup.seconds), "1"],
-            check=True, capture_output=True, text=True, timeout=setup.seconds + 60,
-        )  # fmt: skip
-        load = json.loads(out.stdout)
-        requests = load["all_requests"]
-        server_cpu = cpu_seconds(server.pid) - server_before
-        exporter_cpu = sum(cpu_seconds(pid) for pid in exporters) - exporter_before
-        spans = _received_spans(setup) - spans_before
-        rss = sum(memory_kib(pid)[0] for pid in [server.pid, *exporters]) / 1024
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    if traces is not None:  # files are complete once the server has shut down (probe included)
-        spans, requests = _spans_in_files(traces), requests + 1
+        served.exporters = _exporters(server.pid, expect=sidecar and base != "gameday-0")
+    except BaseException:
+        stop(served)
+        raise
+    return served
+
+
+def measure(served: Served, setup: Setup, seconds: float, warmup: float) -> Result:
+    """Load one running variant for `seconds` (after `warmup`); its figures for that slice."""
+    server_before = cpu_seconds(served.server.pid)
+    exporter_before = sum(cpu_seconds(pid) for pid in served.exporters)
+    spans_before = _received_spans(setup)
+    out = subprocess.run(
+        [*pin(LOAD_CORE), sys.executable, str(ROOT / "benchmarks" / "_loadgen.py"),
+         "127.0.0.1", str(served.port), "/hello/world", str(setup.connections),
+         str(seconds), str(warmup)],
+        check=True, capture_output=True, text=True, timeout=seconds + warmup + 60,
+    )  # fmt: skip
+    load = json.loads(out.stdout)
+    requests = load["all_requests"]
+    served.requests += requests
+    server_cpu = cpu_seconds(served.server.pid) - server_before
+    exporter_cpu = sum(cpu_seconds(pid) for pid in served.exporters) - exporter_before
+    spans = _received_spans(setup) - spans_before
+    rss = sum(memory_kib(pid)[0] for pid in [served.server.pid, *served.exporters]) / 1024
     return Result(
         rps=load["rps"],
         p50_us=load["p50_us"],
@@ -243,6 +263,22 @@ def measure(spec: str, setup: Setup) -> Result:
         spans_per_request=spans / requests,
         rss_mib=rss,
     )
+
+
+def stop(served: Served) -> None:
+    served.server.terminate()
+    try:
+        served.server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        served.server.kill()
+        served.server.wait()
+
+
+def file_spans_per_request(served: Served) -> float | None:
+    """For file export, after `stop`: spans in the files per request the server was sent."""
+    if served.traces is None:
+        return None
+    return _spans_in_files(served.traces) / served.requests
 
 
 def _median(values: list[float]) -> float:
@@ -291,8 +327,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument(
+        "--gap",
+        type=float,
+        default=1.2,
+        help="pause between slices (above the export schedule delay, 1 s)",
+    )
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--variants", default=DEFAULT_VARIANTS)
     parser.add_argument("--json", type=Path, help="also write every round's figures here")
@@ -315,24 +357,36 @@ def main() -> None:
     )  # fmt: skip
     setup = Setup(receiver_port, free_port(), scratch, args.seconds, args.connections)
     rows: dict[str, list[Result]] = {v: [] for v in variants}
+    running: dict[str, Served] = {}
     try:
         wait_for_port("127.0.0.1", receiver_port, timeout=30)
+        for v in variants:
+            running[v] = start(v, setup)
+        for v in variants:  # warm-up slice: imports, caches, the first batches
+            measure(running[v], setup, seconds=1.0, warmup=1.0)
         for round_no in range(1, args.rounds + 1):
             order = variants[:]
             random.shuffle(order)
             for v in order:
-                rows[v].append(measure(v, setup))
+                time.sleep(args.gap)  # the previous variant's last batch is exported meanwhile
+                rows[v].append(measure(running[v], setup, args.seconds, warmup=0.2))
             print(
-                f"round {round_no}: "
-                + "  ".join(f"{v}={rows[v][-1].rps:.0f}/s" for v in variants),
+                f"round {round_no}: " + "  ".join(f"{v}={rows[v][-1].rps:.0f}/s" for v in variants),
                 flush=True,
             )
     finally:
+        for served in running.values():
+            stop(served)
+        for v, served in running.items():
+            in_files = file_spans_per_request(served)
+            for result in rows[v] if in_files is not None else ():
+                result.spans_per_request = in_files
         receiver.terminate()
         receiver.wait(timeout=30)
         shutil.rmtree(scratch, ignore_errors=True)
     print(
-        f"\n{args.rounds} rounds x {args.seconds:g}s (+1s warm-up), {args.connections} "
+        f"\n{args.rounds} rounds x {args.seconds:g}s (+0.2s warm-up) per variant, every server up "
+        f"the whole run, {args.connections} "
         f"connections; worker on core {SERVER_CORE}; load, receiver, exporter on core {LOAD_CORE}; "
         f"load average {os.getloadavg()[0]:.2f}"
     )
