@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 
@@ -53,3 +54,13 @@ def memory_kib(pid: int) -> tuple[int, int]:
     except OSError:
         pass
     return values["VmRSS"], values["VmHWM"]
+
+
+def end_process(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """Terminate `process`, and kill it if it has not exited within `timeout` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -61,7 +61,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._procs import children, cpu_seconds, memory_kib, pin, pin_pid  # noqa: E402
+from benchmarks._procs import (  # noqa: E402
+    children,
+    cpu_seconds,
+    end_process,
+    memory_kib,
+    pin,
+    pin_pid,
+)
 from chaos.net import free_port, wait_for_port  # noqa: E402
 
 SERVER_CORE, LOAD_CORE = 0, 1
@@ -131,6 +138,27 @@ def parse_variant(spec: str) -> tuple[str, str]:
     if export not in EXPORTS or (export == "in-process" and base == "naive"):
         raise ValueError(f"unknown export {export!r} in {spec!r}; choose from {EXPORTS}")
     return base, export
+
+
+def parse_variants(parser: argparse.ArgumentParser, text: str) -> list[str]:
+    """The comma-separated variants of `text`, bare first; a bad one ends the run via `parser`."""
+    variants = [v.strip() for v in text.split(",") if v.strip()]
+    try:
+        for v in variants:
+            parse_variant(v)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if "bare" not in variants:
+        variants.insert(0, "bare")
+    return variants
+
+
+def start_receiver(port: int, prefix: list[str]) -> subprocess.Popen[bytes]:
+    """The loopback OTLP/HTTP receiver on `port`, run with `prefix` (e.g. a `taskset`)."""
+    return subprocess.Popen(
+        [*prefix, sys.executable, str(ROOT / "benchmarks" / "_otlp_receiver.py"), str(port)],
+        cwd=ROOT,
+    )
 
 
 def variant_env(spec: str, setup: Setup) -> tuple[dict[str, str], Path | None]:
@@ -266,12 +294,7 @@ def measure(served: Served, setup: Setup, seconds: float, warmup: float) -> Resu
 
 
 def stop(served: Served) -> None:
-    served.server.terminate()
-    try:
-        served.server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        served.server.kill()
-        served.server.wait()
+    end_process(served.server)
 
 
 def file_spans_per_request(served: Served) -> float | None:
@@ -339,22 +362,10 @@ def main() -> None:
     parser.add_argument("--variants", default=DEFAULT_VARIANTS)
     parser.add_argument("--json", type=Path, help="also write every round's figures here")
     args = parser.parse_args()
-    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
-    try:
-        for v in variants:
-            parse_variant(v)
-    except ValueError as exc:
-        parser.error(str(exc))
-    if "bare" not in variants:
-        variants.insert(0, "bare")
-
+    variants = parse_variants(parser, args.variants)
     scratch = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
     receiver_port = free_port()
-    receiver = subprocess.Popen(
-        [*pin(LOAD_CORE), sys.executable, str(ROOT / "benchmarks" / "_otlp_receiver.py"),
-         str(receiver_port)],
-        cwd=ROOT,
-    )  # fmt: skip
+    receiver = start_receiver(receiver_port, pin(LOAD_CORE))
     setup = Setup(receiver_port, free_port(), scratch, args.seconds, args.connections)
     rows: dict[str, list[Result]] = {v: [] for v in variants}
     running: dict[str, Served] = {}
@@ -379,10 +390,11 @@ def main() -> None:
             stop(served)
         for v, served in running.items():
             in_files = file_spans_per_request(served)
-            for result in rows[v] if in_files is not None else ():
+            if in_files is None:
+                continue
+            for result in rows[v]:
                 result.spans_per_request = in_files
-        receiver.terminate()
-        receiver.wait(timeout=30)
+        end_process(receiver)
         shutil.rmtree(scratch, ignore_errors=True)
     print(
         f"\n{args.rounds} rounds x {args.seconds:g}s (+0.2s warm-up) per variant, every server up "
