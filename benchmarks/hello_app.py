@@ -16,7 +16,6 @@ gauge's `inc`/`dec`) replaced by nothing.
 from __future__ import annotations
 
 import os
-from collections import defaultdict
 from typing import Any
 
 from fastapi import FastAPI
@@ -52,19 +51,26 @@ class _Passthrough:
 
 
 def _unrecorded() -> None:
-    """RedMiddleware with its prometheus-client calls replaced by nothing (benchmark only)."""
+    """RedMiddleware with its prometheus-client calls replaced by nothing (benchmark only):
+    the in-flight gauge's enter/leave, and `_observe` (route template, label key, histogram)."""
     from instrumentation import middleware
 
     class Nothing:
-        def inc(self) -> None: ...
+        def enter(self) -> None: ...
 
-        def dec(self) -> None: ...
+        def leave(self) -> None: ...
+
+    nothing = Nothing()
+
+    class NoGauge(dict[str, Any]):
+        def get(self, key: str, default: Any = None) -> Any:
+            return nothing
 
     built = middleware.RedMiddleware.__init__
 
     def init(self: middleware.RedMiddleware, *args: Any, **kwargs: Any) -> None:
         built(self, *args, **kwargs)
-        self._active = defaultdict(Nothing)
+        self._active = NoGauge()
 
     middleware.RedMiddleware.__init__ = init  # type: ignore[method-assign]
     middleware.RedMiddleware._observe = lambda *args: None  # type: ignore[method-assign]

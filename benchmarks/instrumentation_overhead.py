@@ -19,8 +19,9 @@ A variant is BASE[/EXPORT]. BASE:
                  provider sampling 100 % with a BatchSpanProcessor (as their docs show)
   metrics-only   gameday with tracing off (OTEL_SDK_DISABLED=true): RED metrics and health
   passthrough    bare behind a pure ASGI middleware that records nothing (the layer alone)
-  metrics-unrecorded  metrics-only with RedMiddleware's prometheus-client calls removed
-                 (passthrough and this one take the metrics layer's cost apart)
+  metrics-unrecorded  metrics-only with RedMiddleware's recording removed: the in-flight
+                 gauge and _observe (route template, label key, histogram); passthrough
+                 and this one take the metrics layer's cost apart
   gameday-100    instrument(app), sampling 100 %
   gameday-10     instrument(app), parentbased_traceidratio 0.1
   gameday-0      instrument(app), sampling off (the sampling gate alone)

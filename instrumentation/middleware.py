@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from instrumentation.exemplars import shared_store
 from instrumentation.exposition import METRICS_PATH, render
 from instrumentation.health import HEALTH_PATH, READY_PATH, Readiness, serve_health
+from instrumentation.inflight import InFlight
 from instrumentation.metrics import (
     DURATION_BUCKETS,
     KNOWN_METHODS,
@@ -27,6 +28,7 @@ from instrumentation.metrics import (
     SERVER_DURATION,
     UNMATCHED_ROUTE,
     HttpMetrics,
+    multiprocess_dir,
     status_label,
 )
 
@@ -83,8 +85,9 @@ class RedMiddleware:
         self.on_error = on_error
         # labels() takes a lock and builds tuples; children are cached per label set.
         self._durations: dict[tuple[str, str, str], Any] = {}
-        self._active: dict[str, Any] = {}
+        self._active: dict[str, InFlight] = {}
         self._exemplars = shared_store()  # None unless metrics are multi-process
+        self._multiprocess = multiprocess_dir() is not None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -103,8 +106,9 @@ class RedMiddleware:
             method = OTHER_METHOD
         active = self._active.get(method)
         if active is None:
-            active = self._active[method] = self.metrics.server_active.labels(method)
-        active.inc()
+            child = self.metrics.server_active.labels(method)
+            active = self._active[method] = InFlight(child, multiprocess=self._multiprocess)
+        active.enter()
         status = 500  # what the client sees when the app fails before starting a response
 
         async def send_with_status(message: Message) -> None:
@@ -116,7 +120,7 @@ class RedMiddleware:
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            active.dec()
+            active.leave()
             try:
                 elapsed = time.perf_counter() - start
                 self._observe(scope, root_path, outer_app, method, status, elapsed)

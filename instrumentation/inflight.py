@@ -1,0 +1,36 @@
+"""The in-flight requests gauge, counted without taking a lock per request.
+
+prometheus-client's `Gauge.inc` and `Gauge.dec` take the child's lock each: 8.8 k
+instructions per request for the pair (callgrind, prometheus-client 0.26), a quarter of the
+whole metrics layer. Where the gauge's value lives in this process's memory, `InFlight`
+counts requests started and requests finished in two `itertools.count` objects, each
+advanced by a single C call that the GIL keeps whole, and the gauge reports their difference
+when it is scraped (`Gauge.set_function`, prometheus-client's own API for a value computed at
+scrape time). Reading advances both counts by one, which leaves the difference as it was.
+
+With PROMETHEUS_MULTIPROC_DIR the value lives in a file that the scraping process reads, and
+a function cannot be read from there: those gauges keep `inc` and `dec`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+from prometheus_client import Gauge
+
+
+class InFlight:
+    """`enter()` when a request starts and `leave()` when it ends; the gauge child follows."""
+
+    __slots__ = ("enter", "leave")
+
+    def __init__(self, child: Gauge, *, multiprocess: bool) -> None:
+        self.enter: Callable[[], object]
+        self.leave: Callable[[], object]
+        if multiprocess:
+            self.enter, self.leave = child.inc, child.dec
+            return
+        started, finished = itertools.count(), itertools.count()
+        self.enter, self.leave = started.__next__, finished.__next__
+        child.set_function(lambda: next(started) - next(finished))
