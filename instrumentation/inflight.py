@@ -8,6 +8,9 @@ advanced by a single C call that the GIL keeps whole, and the gauge reports thei
 when it is scraped (`Gauge.set_function`, prometheus-client's own API for a value computed at
 scrape time). Reading advances both counts by one, which leaves the difference as it was.
 
+That promise is the GIL's: a free-threaded interpreter (3.13t) does not make it, and this
+module has only been tested on the GIL build.
+
 With PROMETHEUS_MULTIPROC_DIR the value lives in a file that the scraping process reads, and
 a function cannot be read from there: those gauges keep `inc` and `dec`.
 """
