@@ -1,11 +1,16 @@
-"""What the benchmarks read about their processes on Linux: CPU time, memory, children, cores."""
+"""The benchmarks' processes on Linux: CPU time, memory, children, cores, and their ending."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
+
+from chaos import watchdog
+
+RUN_MARKER = "GAMEDAY_BENCHMARK_RUN"
 
 
 def pin(core: int) -> list[str]:
@@ -64,3 +69,18 @@ def end_process(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def stop_children_with_me(scratch: Path) -> None:
+    """Whatever this benchmark starts from now on stops when it dies, even by SIGKILL, and
+    its `scratch` directory goes.
+
+    Every process it starts inherits RUN_MARKER in its environment (an environment built
+    for a child must carry it over); the project's watchdog (chaos/watchdog.py) stops every
+    process carrying this run's marker once this process is gone, however it ended.
+    """
+    token = f"{os.getpid()}-{time.time_ns()}"
+    os.environ[RUN_MARKER] = token
+    guard = watchdog.current()
+    guard.watch_env(RUN_MARKER, token)
+    guard.on_death(["rm", "-rf", str(scratch)], cwd=str(scratch.parent))

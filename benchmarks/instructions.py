@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._procs import end_process  # noqa: E402
+from benchmarks._procs import end_process, stop_children_with_me  # noqa: E402
 from benchmarks.instrumentation_overhead import (  # noqa: E402
     PROBE_PARENT,
     Setup,
@@ -124,10 +124,16 @@ def main() -> None:
         help="keep each variant's callgrind dump in KEEP/<variant> (for callgrind_annotate)",
     )
     args = parser.parse_args()
+    if args.requests < 1 or args.warmup < 0:
+        parser.error(
+            f"--requests {args.requests} --warmup {args.warmup}: "
+            "measure at least 1 request after 0 or more warm-up requests"
+        )
     if not (shutil.which("valgrind") and shutil.which("callgrind_control")):
         parser.error("needs valgrind and callgrind_control: apt-get install valgrind")
     variants = parse_variants(parser, args.variants)
     scratch = Path(tempfile.mkdtemp(prefix="bench-instructions-"))
+    stop_children_with_me(scratch)
     receiver_port = free_port()
     receiver = start_receiver(receiver_port, [])
     setup = Setup(receiver_port, free_port(), scratch, 0.0, 1)

@@ -63,12 +63,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._procs import (  # noqa: E402
+    RUN_MARKER,
     children,
     cpu_seconds,
     end_process,
     memory_kib,
     pin,
     pin_pid,
+    stop_children_with_me,
 )
 from chaos.net import free_port, wait_for_port  # noqa: E402
 
@@ -172,6 +174,8 @@ def variant_env(spec: str, setup: Setup) -> tuple[dict[str, str], Path | None]:
         if not k.startswith(("OTEL_", "GAMEDAY_", "BENCH_", "PROMETHEUS_"))
     }
     env.update(BASES[base], PYTHONPATH=str(ROOT))
+    if RUN_MARKER in os.environ:  # stop_children_with_me: stripped above with GAMEDAY_*
+        env[RUN_MARKER] = os.environ[RUN_MARKER]
     if export in ("otlp", "in-process"):
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{setup.receiver_port}"
     elif export == "dead":
@@ -365,6 +369,7 @@ def main() -> None:
     args = parser.parse_args()
     variants = parse_variants(parser, args.variants)
     scratch = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
+    stop_children_with_me(scratch)
     receiver_port = free_port()
     receiver = start_receiver(receiver_port, pin(LOAD_CORE))
     setup = Setup(receiver_port, free_port(), scratch, args.seconds, args.connections)
