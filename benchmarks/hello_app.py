@@ -9,8 +9,8 @@ the same OTLP JSON-lines file exporter gameday uses.
 Two variants take the metrics layer apart, to show where its cost is: `passthrough` wraps the
 app in a pure ASGI middleware that only reads the status off `send` (the shape of gameday's
 `RedMiddleware`, doing nothing), and gameday with BENCH_UNRECORDED=1 runs `RedMiddleware` with
-its two prometheus-client calls per request (the duration histogram's `observe`, the in-flight
-gauge's `inc`/`dec`) replaced by nothing.
+its recording replaced by nothing: the in-flight gauge's `enter`/`leave` and `_observe` (route
+template, label key, the duration histogram's `observe`).
 """
 
 from __future__ import annotations

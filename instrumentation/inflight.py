@@ -18,13 +18,19 @@ a function cannot be read from there: those gauges keep `inc` and `dec`.
 from __future__ import annotations
 
 import itertools
+import threading
+import weakref
 from collections.abc import Callable
 
 from prometheus_client import Gauge
 
 
 class InFlight:
-    """`enter()` when a request starts and `leave()` when it ends; the gauge child follows."""
+    """`enter()` when a request starts and `leave()` when it ends; the gauge child follows.
+
+    Build it through `in_flight(child)`: a child has one function, so every middleware that
+    counts into the same child (two apps instrumented on one registry) shares one InFlight.
+    """
 
     __slots__ = ("enter", "leave")
 
@@ -37,3 +43,16 @@ class InFlight:
         started, finished = itertools.count(), itertools.count()
         self.enter, self.leave = started.__next__, finished.__next__
         child.set_function(lambda: next(started) - next(finished))
+
+
+_shared: weakref.WeakKeyDictionary[Gauge, InFlight] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def in_flight(child: Gauge, *, multiprocess: bool) -> InFlight:
+    """The one InFlight that counts into the gauge child `child`."""
+    with _lock:
+        found = _shared.get(child)
+        if found is None:
+            found = _shared[child] = InFlight(child, multiprocess=multiprocess)
+        return found

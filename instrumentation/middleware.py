@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from instrumentation.exemplars import shared_store
 from instrumentation.exposition import METRICS_PATH, render
 from instrumentation.health import HEALTH_PATH, READY_PATH, Readiness, serve_health
-from instrumentation.inflight import InFlight
+from instrumentation.inflight import InFlight, in_flight
 from instrumentation.metrics import (
     DURATION_BUCKETS,
     KNOWN_METHODS,
@@ -107,7 +107,7 @@ class RedMiddleware:
         active = self._active.get(method)
         if active is None:
             child = self.metrics.server_active.labels(method)
-            active = self._active[method] = InFlight(child, multiprocess=self._multiprocess)
+            active = self._active[method] = in_flight(child, multiprocess=self._multiprocess)
         active.enter()
         status = 500  # what the client sees when the app fails before starting a response
 

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.parser import text_string_to_metric_families
 
 from instrumentation import instrument
-from instrumentation.inflight import InFlight
+from instrumentation.inflight import InFlight, in_flight
 from tests.support import serve_in_thread
 
 ACTIVE = "http_server_active_requests"
@@ -41,6 +41,17 @@ def test_the_gauge_follows_enter_and_leave(multiprocess: bool) -> None:
     in_flight.leave()
     in_flight.leave()
     assert _active(registry) == 0
+
+
+def test_middlewares_counting_into_one_child_share_its_count() -> None:
+    registry = CollectorRegistry()
+    child = _gauge(registry).labels("GET")
+    first, second = (in_flight(child, multiprocess=False) for _ in range(2))
+    first.enter()
+    second.enter()
+    assert _active(registry) == 2
+    first.leave()
+    assert _active(registry) == 1
 
 
 def test_threads_entering_and_leaving_at_once_leave_zero() -> None:
