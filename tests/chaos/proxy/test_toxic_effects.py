@@ -63,9 +63,13 @@ def test_latency_delays_each_direction_and_adds_up(api: Api, echo: Peer) -> None
 def test_jitter_spreads_around_the_latency(api: Api, echo: Peer) -> None:
     port = api.proxy("echo", echo.address)
     api.toxic("echo", "latency", attributes={"latency": 60, "jitter": 30})
-    samples = [round_trip(port) for _ in range(12)]
-    assert all(0.030 <= s < 0.090 + 0.060 for s in samples)
-    assert max(samples) - min(samples) > 0.010
+    samples = sorted(round_trip(port) for _ in range(12))
+    # Scheduling noise only ever adds time: the floor is exact, the ceiling gets slack and
+    # two outliers (a busy 2-core CI box once pushed one sample past 150 ms).
+    assert samples[0] >= 0.030, f"faster than latency - jitter: {samples}"
+    assert samples[0] < 0.060, f"jitter never took time off the latency: {samples}"
+    assert samples[-3] < 0.090 + 0.060, f"beyond latency + jitter: {samples}"
+    assert samples[-3] - samples[0] > 0.010, f"no spread: {samples}"
 
 
 def test_toxicity_zero_leaves_traffic_alone(api: Api, echo: Peer) -> None:
