@@ -52,17 +52,10 @@ from starlette.types import Message, Receive, Scope, Send
 from instrumentation.middleware import SPAN_CONTEXT_KEY
 from instrumentation.routes import RouteTable
 from instrumentation.sampling import Presampler, clear_preset, preset_trace_id
-from instrumentation.span_attributes import RequestAttributes, response_status
+from instrumentation.span_attributes import RequestAttributes, decode_header, response_status
 from instrumentation.span_start import LeanStart
 
 _EMPTY = Context()
-
-
-def _decode(value: bytes) -> str:
-    try:
-        return value.decode("utf-8")
-    except ValueError:
-        return value.decode("unicode_escape")
 
 
 def _fast_carrier_fields() -> frozenset[bytes] | None:
@@ -138,7 +131,7 @@ class ServerSpans:
         carrier: dict[str, list[str]] = {}
         for name, value in scope.get("headers", ()):
             if name in fields:
-                carrier.setdefault(_decode(name), []).append(_decode(value))
+                carrier.setdefault(decode_header(name), []).append(decode_header(value))
         return propagate.extract(carrier) if carrier else _EMPTY
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

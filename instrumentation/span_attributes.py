@@ -26,11 +26,19 @@ from starlette.types import Scope
 _MAX_CACHED = 256  # distinct methods / user agents remembered; beyond, computed each time
 
 
-def _decode(value: bytes) -> str:
+def decode_header(value: bytes) -> str:
+    """A header name or value as the instrumentor decodes it: UTF-8, else `unicode_escape`.
+
+    Where both fail (`b"\\x80\\\\"`: not UTF-8, and a backslash at the end) the instrumentor
+    raises, which fails the request; here the bytes are read as Latin-1 instead.
+    """
     try:
         return value.decode("utf-8")
     except ValueError:
-        return value.decode("unicode_escape")
+        try:
+            return value.decode("unicode_escape")
+        except ValueError:
+            return value.decode("latin-1")
 
 
 def _as_int(value: Any) -> int | None:
@@ -103,8 +111,8 @@ class RequestAttributes:
                 result["http.request.method"] = normalized
         for name, value in scope.get("headers") or ():
             # Only a 10-byte name can decode to "user-agent": the others are not decoded.
-            if len(name) == 10 and _decode(name).lower() == "user-agent":
-                agent = _decode(value)
+            if len(name) == 10 and decode_header(name).lower() == "user-agent":
+                agent = decode_header(value)
                 if agent:
                     result["user_agent.original"] = agent
                     synthetic = self._synthetic(agent)

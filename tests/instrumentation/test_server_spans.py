@@ -8,6 +8,7 @@ name, kind, attributes, status, events, parent and scope.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -26,6 +27,7 @@ from instrumentation import instrument, tracing
 from instrumentation.sampling import PresetTraceIds
 from instrumentation.server_spans import ServerSpans
 from tests.instrumentation.apps import build_app
+from tests.support import serve_in_thread
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
@@ -285,3 +287,27 @@ async def test_unsampled_requests_are_answered_as_the_instrumentors_are() -> Non
     # Only the request whose parent was sampled made spans, in both.
     assert views(our_spans.get_finished_spans()) == views(upstream_spans.get_finished_spans())
     assert {s.name for s in our_spans.get_finished_spans()} == {"GET /items/{item_id}"}
+
+
+@pytest.mark.parametrize("sampler", [ALWAYS_ON, ALWAYS_OFF], ids=["sampled", "unsampled"])
+def test_headers_the_instrumentor_cannot_decode_do_not_fail_the_request(sampler: Any) -> None:
+    # Not UTF-8 and a backslash at the end: the instrumentor's decoding raises on these, which
+    # would answer 500 (as upstream does); gameday reads them as Latin-1 and serves the request.
+    spans = InMemorySpanExporter()
+    provider = provider_with(ParentBased(sampler), SimpleSpanProcessor(spans))
+    app = build(provider)
+    instrument(app, "svc", tracer_provider=provider, registry=CollectorRegistry(), json_logs=False)
+    with serve_in_thread(app) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(
+                b"GET /items/3 HTTP/1.1\r\nHost: svc\r\nUser-Agent: \x80\\\r\n"
+                b"traceparent: \x80\\\r\nConnection: close\r\n\r\n"
+            )
+            answer = b"".join(iter(lambda: sock.recv(65536), b""))
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+    finished = spans.get_finished_spans()
+    if sampler is ALWAYS_ON:
+        assert [s.attributes["user_agent.original"] for s in finished] == ["\x80\\"]
+    else:
+        assert finished == ()
