@@ -19,6 +19,7 @@ from opentelemetry import trace
 from prometheus_client import CollectorRegistry
 
 from instrumentation.exemplars import shared_store
+from instrumentation.histogram import observe_traced
 from instrumentation.metrics import (
     CLIENT_DURATION,
     DURATION_BUCKETS,
@@ -84,7 +85,7 @@ class ClientRecorder:
         context = trace.get_current_span().get_span_context()
         if context.trace_flags.sampled:
             trace_id = format(context.trace_id, "032x")
-            child.observe(seconds, {"trace_id": trace_id})
+            observe_traced(child, seconds, trace_id)
             if self._exemplars is not None:
                 self._exemplars.offer(CLIENT_DURATION, DURATION_BUCKETS, key, seconds, trace_id)
         else:

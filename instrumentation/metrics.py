@@ -17,6 +17,8 @@ from typing import Generic, TypeVar
 
 from prometheus_client import REGISTRY, CollectorRegistry, Gauge, Histogram
 
+from instrumentation.histogram import histogram_class
+
 # OpenTelemetry's advisory boundaries for http.server/client.request.duration (seconds).
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 
@@ -78,7 +80,7 @@ class PerRegistry(Generic[T]):
 
 def _build_http_metrics(registry: CollectorRegistry) -> HttpMetrics:
     return HttpMetrics(
-        server_duration=Histogram(
+        server_duration=histogram_class()(
             SERVER_DURATION,
             "Duration of HTTP server requests.",
             SERVER_LABELS,
@@ -92,7 +94,7 @@ def _build_http_metrics(registry: CollectorRegistry) -> HttpMetrics:
             multiprocess_mode="livesum",
             registry=registry,
         ),
-        client_duration=Histogram(
+        client_duration=histogram_class()(
             CLIENT_DURATION,
             "Duration of HTTP client requests, per logical dependency.",
             CLIENT_LABELS,
