@@ -24,6 +24,7 @@ from instrumentation.health import Readiness, ReadinessCheck
 from instrumentation.logs import configure_json_logs, quiet_repeats
 from instrumentation.metrics import http_metrics
 from instrumentation.middleware import RedMiddleware
+from instrumentation.server_spans import ServerSpans
 from instrumentation.settings import TelemetrySettings, read_settings
 
 logger = logging.getLogger("instrumentation")
@@ -152,6 +153,7 @@ def instrument(
             readiness=state.readiness,
             registry=registry,
             on_error=_warn_once,
+            dispatch=stack.dispatch if isinstance(stack, ServerSpans) else None,
         )
 
     app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]

@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import Token
 from functools import lru_cache
 from typing import Any
 
+from opentelemetry.context import Context, detach
 from prometheus_client import CollectorRegistry
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -67,6 +69,12 @@ def _mount_template(app: Any, prefix: str) -> str | None:
     return None
 
 
+Dispatch = Callable[[Scope], tuple[ASGIApp, "Token[Context] | None"]]
+"""`ServerSpans.dispatch` of the app inside: which app serves a request, and the OpenTelemetry
+context token to detach after it. Given one, `RedMiddleware` runs the tracing layer's work
+in its own coroutine instead of awaiting that layer's."""
+
+
 class RedMiddleware:
     """Records `http_server_request_duration_seconds` and `http_server_active_requests`."""
 
@@ -78,8 +86,10 @@ class RedMiddleware:
         readiness: Readiness,
         registry: CollectorRegistry | None,
         on_error: Callable[[str, BaseException], None],
+        dispatch: Dispatch | None = None,
     ) -> None:
         self.app = app
+        self.dispatch = dispatch
         self.metrics = metrics
         self.readiness = readiness
         self.registry = registry
@@ -121,9 +131,13 @@ class RedMiddleware:
                 status = message["status"]
             return send(message)
 
+        token = None
         try:
-            await self.app(scope, receive, send_with_status)
+            app, token = (self.app, None) if self.dispatch is None else self.dispatch(scope)
+            await app(scope, receive, send_with_status)
         finally:
+            if token is not None:
+                detach(token)
             active.leave()
             try:
                 elapsed = time.perf_counter() - start

@@ -23,6 +23,8 @@ tests/instrumentation/test_server_spans.py compares its spans with the instrumen
 
 from __future__ import annotations
 
+from contextvars import Token
+from functools import partial
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -47,7 +49,7 @@ from opentelemetry.sdk.trace.sampling import Sampler
 from opentelemetry.semconv.attributes.http_attributes import HTTP_ROUTE
 from opentelemetry.trace import NonRecordingSpan, SpanKind, Status, StatusCode
 from opentelemetry.util.http import normalise_request_header_name, normalise_response_header_name
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from instrumentation.middleware import SPAN_CONTEXT_KEY
 from instrumentation.routes import RouteTable
@@ -135,19 +137,34 @@ class ServerSpans:
         return propagate.extract(carrier) if carrier else _EMPTY
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        app, token = self.dispatch(scope)
+        if token is None:
+            await app(scope, receive, send)
+            return
+        try:
+            await app(scope, receive, send)
+        finally:
+            otel_context.detach(token)
+
+    def dispatch(self, scope: Scope) -> tuple[ASGIApp, Token[Context] | None]:
+        """The app that serves this request, and the context token to detach after it.
+
+        Not a coroutine, so that `RedMiddleware`, which runs right outside, can call it and
+        await the app itself: one coroutine less per request (5 k instructions). An unsampled
+        request's non-recording span is attached here (the token); a sampled one gets
+        `_traced`, which attaches and detaches its own span.
+        """
         current = otel_context.get_current()
         if (
             scope["type"] != "http"
             or current.get(_SUPPRESS_INSTRUMENTATION_KEY)
             or current.get(_SUPPRESS_HTTP_INSTRUMENTATION_KEY)
         ):
-            await self.app(scope, receive, send)  # the instrumentor decides, as before
-            return
+            return self.app, None  # the instrumentor decides, as before
         if self.excluded is not None and self.excluded.url_disabled(
             get_host_port_url_tuple(scope)[2]  # type: ignore[no-untyped-call]
         ):
-            await self.inner(scope, receive, send)
-            return
+            return self.inner, None
         if trace.get_current_span(current) is trace.INVALID_SPAN:
             parent, kind = self._extract(scope), SpanKind.SERVER
         else:
@@ -156,17 +173,10 @@ class ServerSpans:
         if self.presampler is not None:
             trace_id, dropped = self.presampler.decide(parent, kind)
             if dropped is not None:
-                # Here, not in a method: a coroutine more per request costs 5 k instructions.
                 scope[SPAN_CONTEXT_KEY] = dropped
-                token = otel_context.attach(
-                    trace.set_span_in_context(NonRecordingSpan(dropped), parent)
-                )
-                try:
-                    await self.untraced(scope, receive, send)
-                finally:
-                    otel_context.detach(token)
-                return
-        await self._traced(parent, kind, trace_id, scope, receive, send)
+                span = NonRecordingSpan(dropped)
+                return self.untraced, otel_context.attach(trace.set_span_in_context(span, parent))
+        return partial(self._traced, parent, kind, trace_id), None
 
     async def _traced(
         self,
