@@ -153,3 +153,26 @@ def test_threads_lose_no_observation_while_scrapes_run() -> None:
 
 def test_single_process_metrics_use_the_sharded_class() -> None:
     assert histogram_class() is ShardedHistogram
+
+
+def _sum_of_two_threads(amounts: tuple[float, float]) -> float | None:
+    # Two threads alive at once keep two shards; their sums are added at scrape time.
+    registry = CollectorRegistry()
+    histogram = ShardedHistogram("s_seconds", "s", registry=registry)
+    both_observed = threading.Barrier(2)
+
+    def observe(amount: float) -> None:
+        histogram.observe(amount)
+        both_observed.wait()
+
+    threads = [threading.Thread(target=observe, args=(amount,)) for amount in amounts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return registry.get_sample_value("s_seconds_sum")
+
+
+def test_sums_that_overflow_or_cancel_across_threads_expose_as_prometheus_client_does() -> None:
+    assert _sum_of_two_threads((1e308, 1e308)) == math.inf
+    assert math.isnan(_sum_of_two_threads((math.inf, -math.inf)) or 0.0)
