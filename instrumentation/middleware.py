@@ -43,13 +43,28 @@ SPAN_CONTEXT_KEY = "gameday.span_context"
 OWN_PATHS = frozenset({HEALTH_PATH, READY_PATH, METRICS_PATH})
 
 
+def matched_route(scope: Scope) -> Any:
+    """What the router matched, with the template in its `path`; None before routing.
+
+    FastAPI 0.16x no longer copies the routes of `include_router(router, prefix=...)`: the
+    scope's `route` is the router's own (`/users/{id}`), and the template with the prefix
+    (`/v1/users/{id}`) is FastAPI's `effective_route_context`, one object per inclusion.
+    """
+    state = scope.get("fastapi")
+    if state is not None:
+        effective = state.get("effective_route_context")
+        if effective is not None:
+            return effective
+    return scope.get("route")
+
+
 def route_template(scope: Scope, initial_root_path: str, app: Any) -> str:
     """The route template that served `scope` in `app`, or UNMATCHED; never the raw path.
 
     Read after the request: the router leaves the matched route in the scope; a mounted app
     leaves its own root path (and its own `app`) there too, so the outer app is passed in.
     """
-    route = scope.get("route")
+    route = matched_route(scope)
     path = getattr(route, "path", None)
     if not isinstance(path, str):
         return UNMATCHED_ROUTE
@@ -164,11 +179,12 @@ class RedMiddleware:
         """The duration histogram's child for this request, and its label values.
 
         A request that crossed no mount (its root path is the one it came in with) is looked
-        up by its route object: the route and the status give the labels, so the template
-        and the status label are not rebuilt per request. Routes are unhashable (they define
-        `__eq__`), hence `id()`, checked against the route kept beside the child.
+        up by what the router matched (`matched_route`): that and the status give the
+        labels, so the template and the status label are not rebuilt per request. Routes are
+        unhashable (they define `__eq__`), hence `id()`, checked against the object kept
+        beside the child.
         """
-        route = scope.get("route")
+        route = matched_route(scope)
         fast = route is not None and scope.get("root_path", "") == root_path
         if fast:
             found = self._by_route.get((method, id(route), status))

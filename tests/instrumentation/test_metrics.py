@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import APIRouter, FastAPI
 from opentelemetry.instrumentation.utils import suppress_http_instrumentation
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -48,6 +49,29 @@ def served(spans: InMemorySpanExporter):  # type: ignore[no-untyped-def]
     instrument(app, "red", registry=registry, json_logs=False)
     with serve_in_thread(app) as url, httpx.Client(base_url=url) as client:
         yield client, registry
+
+
+def test_a_router_included_under_two_prefixes_keeps_both_templates() -> None:
+    # FastAPI 0.16x no longer copies an included router's routes: the route object is the
+    # same under both prefixes, and its own path has neither.
+    router = APIRouter()
+
+    @router.get("/users/{user_id}")
+    async def user(user_id: int) -> dict[str, int]:
+        return {"user": user_id}
+
+    app = FastAPI()
+    app.include_router(router, prefix="/v1")
+    app.include_router(router, prefix="/v2")
+    registry = CollectorRegistry()
+    instrument(app, "prefixes", registry=registry, json_logs=False)
+    with serve_in_thread(app) as url, httpx.Client(base_url=url) as client:
+        for path in ("/v1/users/1", "/v1/users/2", "/v2/users/3"):
+            assert client.get(path).status_code == 200
+    labels = {"http_request_method": "GET", "http_response_status_code": "200"}
+    assert _count(registry, http_route="/v1/users/{user_id}", **labels) == 2
+    assert _count(registry, http_route="/v2/users/{user_id}", **labels) == 1
+    assert _series(registry) == 2
 
 
 def test_labels_are_route_templates_methods_and_status(served) -> None:  # type: ignore[no-untyped-def]
@@ -240,9 +264,10 @@ def test_exemplars_of_every_process_reach_any_processes_metrics(tmp_path: Path) 
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
     with (
         spawn_uvicorn("tests.instrumentation.served:app", env=env) as (_, back),
-        spawn_uvicorn(
-            "tests.instrumentation.served:app", env={**env, "TEST_DOWNSTREAM": back}
-        ) as (_, front),
+        spawn_uvicorn("tests.instrumentation.served:app", env={**env, "TEST_DOWNSTREAM": back}) as (
+            _,
+            front,
+        ),
     ):
         traceparent = f"00-{trace_id}-00f067aa0ba902b7-01"
         with suppress_http_instrumentation():  # this test's own client must not replace it
