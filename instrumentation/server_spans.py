@@ -129,12 +129,32 @@ class ServerSpans:
     def _extract(self, scope: Scope) -> Context:
         fields = self._fields
         if fields is None:
-            return propagate.extract(scope, getter=asgi_getter)  # type: ignore[misc]
+            try:
+                return propagate.extract(scope, getter=asgi_getter)  # type: ignore[misc]
+            except UnicodeDecodeError:  # upstream cannot decode a header (see decode_header)
+                return _EMPTY
         carrier: dict[str, list[str]] = {}
         for name, value in scope.get("headers", ()):
             if name in fields:
                 carrier.setdefault(decode_header(name), []).append(decode_header(value))
         return propagate.extract(carrier) if carrier else _EMPTY
+
+    def _excluded(self, scope: Scope) -> bool:
+        assert self.excluded is not None
+        try:
+            url = get_host_port_url_tuple(scope)[2]  # type: ignore[no-untyped-call]
+        except UnicodeDecodeError:  # a Host upstream cannot decode (see decode_header): traced
+            return False
+        return bool(self.excluded.url_disabled(url))
+
+    def _captured(self, carrier: Any, names: Any, normalise: Any) -> dict[str, Any]:
+        """The configured headers of `carrier` as span attributes, as upstream captures them;
+        none when upstream's decoding fails on one (see `decode_header`), which would fail
+        the request."""
+        try:
+            return collect_custom_headers_attributes(dict(carrier), self.sanitize, names, normalise)
+        except UnicodeDecodeError:
+            return {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         app, token = self.dispatch(scope)
@@ -161,9 +181,7 @@ class ServerSpans:
             or current.get(_SUPPRESS_HTTP_INSTRUMENTATION_KEY)
         ):
             return self.app, None  # the instrumentor decides, as before
-        if self.excluded is not None and self.excluded.url_disabled(
-            get_host_port_url_tuple(scope)[2]  # type: ignore[no-untyped-call]
-        ):
+        if self.excluded is not None and self._excluded(scope):
             return self.inner, None
         if trace.get_current_span(current) is trace.INVALID_SPAN:
             parent, kind = self._extract(scope), SpanKind.SERVER
@@ -198,9 +216,7 @@ class ServerSpans:
             if preset is not None:
                 clear_preset(preset)
         if self.request_headers and span.is_recording() and kind is SpanKind.SERVER:
-            captured = collect_custom_headers_attributes(
-                dict(scope), self.sanitize, self.request_headers, normalise_request_header_name
-            )
+            captured = self._captured(scope, self.request_headers, normalise_request_header_name)
             if captured:
                 span.set_attributes(captured)
         token = otel_context.attach(trace.set_span_in_context(span, parent))
@@ -231,9 +247,7 @@ class ServerSpans:
                 and kind is SpanKind.SERVER
                 and span.is_recording()
             ):
-                captured = collect_custom_headers_attributes(
-                    dict(message), self.sanitize, response_headers, normalise_response_header_name
-                )
+                captured = self._captured(message, response_headers, normalise_response_header_name)
                 if captured:
                     span.set_attributes(captured)
             if kind_of_message == "http.response.start" and message["status"]:

@@ -17,10 +17,12 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from opentelemetry import trace
+from opentelemetry.instrumentation import fastapi as fastapi_instrumentation
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, TraceIdRatioBased
+from opentelemetry.util.http import parse_excluded_urls
 from prometheus_client import CollectorRegistry
 
 from instrumentation import instrument, tracing
@@ -289,10 +291,29 @@ async def test_unsampled_requests_are_answered_as_the_instrumentors_are() -> Non
     assert {s.name for s in our_spans.get_finished_spans()} == {"GET /items/{item_id}"}
 
 
+UNDECODABLE_SETTINGS = {
+    "defaults": {},
+    "excluded-urls": {},  # the instrumentor reads OTEL_PYTHON_FASTAPI_EXCLUDED_URLS on import
+    "capture-headers": {
+        "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST": ".*",
+        "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE": ".*",
+    },
+}
+
+
+@pytest.mark.parametrize("settings", sorted(UNDECODABLE_SETTINGS))
 @pytest.mark.parametrize("sampler", [ALWAYS_ON, ALWAYS_OFF], ids=["sampled", "unsampled"])
-def test_headers_the_instrumentor_cannot_decode_do_not_fail_the_request(sampler: Any) -> None:
-    # Not UTF-8 and a backslash at the end: the instrumentor's decoding raises on these, which
-    # would answer 500 (as upstream does); gameday reads them as Latin-1 and serves the request.
+def test_headers_the_instrumentor_cannot_decode_do_not_fail_the_request(
+    sampler: Any, settings: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Not UTF-8 and a backslash at the end (Host, User-Agent, traceparent): the instrumentor's
+    # decoding raises on these, which answers 500 (as upstream does); gameday serves the request
+    # — with the URL exclusion check, with header capture, sampled or not.
+    for name, value in UNDECODABLE_SETTINGS[settings].items():
+        monkeypatch.setenv(name, value)
+    if settings == "excluded-urls":
+        excluded = parse_excluded_urls("healthz,/other")
+        monkeypatch.setattr(fastapi_instrumentation, "_excluded_urls_from_env", excluded)
     spans = InMemorySpanExporter()
     provider = provider_with(ParentBased(sampler), SimpleSpanProcessor(spans))
     app = build(provider)
@@ -301,13 +322,13 @@ def test_headers_the_instrumentor_cannot_decode_do_not_fail_the_request(sampler:
         host, port = url.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port)), timeout=10) as sock:
             sock.sendall(
-                b"GET /items/3 HTTP/1.1\r\nHost: svc\r\nUser-Agent: \x80\\\r\n"
+                b"GET /items/3 HTTP/1.1\r\nHost: \x80\\\r\nUser-Agent: \x80\\\r\n"
                 b"traceparent: \x80\\\r\nConnection: close\r\n\r\n"
             )
             answer = b"".join(iter(lambda: sock.recv(65536), b""))
     assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
     finished = spans.get_finished_spans()
     if sampler is ALWAYS_ON:
-        assert [s.attributes["user_agent.original"] for s in finished] == ["\x80\\"]
+        assert [(s.attributes or {}).get("user_agent.original") for s in finished] == ["\x80\\"]
     else:
         assert finished == ()
