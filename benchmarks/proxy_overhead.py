@@ -35,10 +35,12 @@ import json
 import multiprocessing
 import os
 import random
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -47,6 +49,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._procs import stop_children_with_me
 from chaos.net import free_port
 from chaos.proxy import spawn_subprocess
 from chaos.proxy.client import ToxiproxyClient
@@ -431,7 +434,10 @@ def main() -> int:
         help="a toxiproxy-server binary to measure beside the embedded proxy",
     )
     args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="bench-proxy-"))
+    stop_children_with_me(scratch)  # its servers and proxies stop with it, even on SIGKILL
     with ExitStack() as stack:
+        stack.callback(shutil.rmtree, scratch, ignore_errors=True)
         targets = {"gameday": stack.enter_context(embedded())}
         if args.against:
             targets["toxiproxy"] = stack.enter_context(external(args.against))
