@@ -158,13 +158,11 @@ class ServerSpans:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         app, token = self.dispatch(scope)
-        if token is None:
-            await app(scope, receive, send)
-            return
         try:
             await app(scope, receive, send)
         finally:
-            otel_context.detach(token)
+            if token is not None:
+                otel_context.detach(token)
 
     def dispatch(self, scope: Scope) -> tuple[ASGIApp, Token[Context] | None]:
         """The app that serves this request, and the context token to detach after it.
